@@ -1,0 +1,55 @@
+"""Packaging for the classic TF1 CIFAR-10 and MNIST tutorials.
+
+The distribution is called classic-tf-tutorials because `cifar10` and `mnist`
+are taken on the package index; it installs exactly those two packages.
+
+TensorFlow is offered the way TensorFlow's own add-ons offer it: it is not a
+hard requirement, so a user picks the wheel that fits the machine:
+
+  pip install -e '.[cpu]'          # tensorflow-cpu, the small CPU-only wheel
+  pip install -e '.[gpu]'          # tensorflow[and-cuda]
+  pip install -e '.[cpu,tensorboard,plot,test]'
+"""
+
+import setuptools
+
+_TF = '>=2.16,<3'
+
+setuptools.setup(
+    name='classic-tf-tutorials',
+    version='1.0.0',
+    description=('The classic TensorFlow 1 CIFAR-10 and MNIST tutorials, '
+                 'rebuilt for TensorFlow 2 graph mode.'),
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    license='Apache-2.0',
+    packages=['cifar10', 'mnist'],
+    python_requires='>=3.10,<3.14',
+    install_requires=['numpy', 'absl-py'],
+    extras_require={
+        'cpu': ['tensorflow-cpu' + _TF],
+        'gpu': ['tensorflow[and-cuda]' + _TF],
+        'tensorboard': ['tensorboard' + _TF],
+        'plot': ['matplotlib'],
+        'test': ['pytest', 'tensorboard' + _TF, 'matplotlib', 'ruff'],
+    },
+    entry_points={
+        'console_scripts': [
+            'cifar10_train = cifar10.cifar10_train:run',
+            'cifar10_eval = cifar10.cifar10_eval:run',
+            'cifar10_multi_gpu_train = cifar10.cifar10_multi_gpu_train:run',
+            'fully_connected_feed = mnist.fully_connected_feed:run',
+            'mnist_softmax = mnist.mnist_softmax:run',
+            'mnist_softmax_xla = mnist.mnist_softmax_xla:run',
+            'mnist_with_summaries = mnist.mnist_with_summaries:run',
+            'mnist_deep = mnist.mnist_deep:run',
+        ],
+    },
+    classifiers=[
+        'Programming Language :: Python :: 3.10',
+        'Programming Language :: Python :: 3.11',
+        'Programming Language :: Python :: 3.12',
+        'Programming Language :: Python :: 3.13',
+        'Topic :: Scientific/Engineering :: Artificial Intelligence',
+    ],
+)
