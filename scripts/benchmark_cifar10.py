@@ -1,0 +1,167 @@
+"""Measures CIFAR-10 training and evaluation speed (and accuracy) here.
+
+Not a test: it reports numbers, for the README's table.
+
+  python scripts/benchmark_cifar10.py                      # speed
+  python scripts/benchmark_cifar10.py --accuracy_steps 1000,10000
+
+Speed, in one run so that the ratios share the machine's state:
+  (a) the model alone on in-memory tensors (the compute-bound ceiling);
+  (b) cifar10_train end to end, as a subprocess, with each input pipeline,
+      as a ratio to (a), with the process's peak memory;
+  (c) seconds to evaluate 10,000 test images (cifar10_eval.evaluate on a
+      checkpoint of (b), graph already built, TensorFlow already imported),
+      and the whole `cifar10_eval --run_once` process.
+Accuracy (--accuracy_steps): cifar10_train to each step count in turn
+(resuming in --work_dir, so a long run can span several sittings), then
+cifar10_eval --run_once, printing the precision.
+"""
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+DEFAULT_DATA = os.path.normpath(os.path.join(REPO, '..', 'shared', 'data',
+                                             'cifar10'))
+RATE = re.compile(r'step (\d+), loss = [\d.]+ \(([\d.]+) examples/sec')
+
+
+def _run(args, env=None):
+  """Runs a program; returns (stdout, seconds, peak RSS in MiB)."""
+  start = time.time()
+  proc = subprocess.Popen([sys.executable] + args, cwd=REPO, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True)
+  out = proc.stdout.read()
+  _, status, usage = os.wait4(proc.pid, 0)
+  proc.returncode = os.waitstatus_to_exitcode(status)
+  if proc.returncode:
+    sys.exit('%s failed:\n%s' % (' '.join(args), out))
+  return out, time.time() - start, usage.ru_maxrss / 1024.0
+
+
+def model_only_rate(batch_size, steps, warmup=10):
+  """Examples/sec of inference+loss+train on a fixed in-memory batch."""
+  import numpy as np
+  import tensorflow as tf
+  from cifar10 import cifar10
+  tf1 = tf.compat.v1
+  with tf.Graph().as_default():
+    rng = np.random.RandomState(0)
+    images = tf.constant(rng.randn(batch_size, 24, 24, 3).astype(np.float32))
+    labels = tf.constant(rng.randint(0, 10, batch_size).astype(np.int32))
+    global_step = tf1.train.get_or_create_global_step()
+    loss = cifar10.loss(cifar10.inference(images), labels)
+    train_op = cifar10.train(loss, global_step, batch_size)
+    with tf1.Session() as sess:
+      sess.run(tf1.global_variables_initializer())
+      for _ in range(warmup):
+        sess.run(train_op)
+      start = time.time()
+      for _ in range(steps):
+        sess.run(train_op)
+      return steps * batch_size / (time.time() - start)
+
+
+def train_rate(data_dir, train_dir, pipeline, batch_size, steps):
+  """Median examples/sec of cifar10_train's log lines after warm-up."""
+  out, seconds, rss = _run([
+      '-m', 'cifar10.cifar10_train', '--data_dir', data_dir,
+      '--train_dir', train_dir, '--fresh', '--max_steps', str(steps),
+      '--batch_size', str(batch_size), '--input_pipeline', pipeline,
+      '--log_frequency', '10'])
+  rates = [float(r) for s, r in RATE.findall(out) if int(s) >= 30]
+  if not rates:
+    sys.exit('no rate lines in cifar10_train output:\n' + out)
+  return statistics.median(rates), seconds, rss
+
+
+def eval_seconds(data_dir, train_dir, eval_dir, num_examples):
+  """Seconds for evaluate() in-process, and for the whole program."""
+  import tensorflow as tf
+  from cifar10 import cifar10_eval
+  tf.get_logger().setLevel('ERROR')
+  start = time.time()
+  (_, precision), = cifar10_eval.evaluate(
+      train_dir, eval_dir, data_dir, num_examples=num_examples,
+      batch_size=128, run_once=True)
+  in_process = time.time() - start
+  _, whole, _ = _run(['-m', 'cifar10.cifar10_eval', '--data_dir', data_dir,
+                      '--checkpoint_dir', train_dir, '--eval_dir', eval_dir,
+                      '--run_once', '--num_examples', str(num_examples)])
+  return in_process, whole, precision
+
+
+def accuracy(data_dir, work_dir, steps_list):
+  """Trains to each step count in turn and evaluates; prints each result."""
+  train_dir = os.path.join(work_dir, 'accuracy_train')
+  for steps in steps_list:
+    start = time.time()
+    _run(['-m', 'cifar10.cifar10_train', '--data_dir', data_dir,
+          '--train_dir', train_dir, '--max_steps', str(steps),
+          '--log_frequency', '1000'])
+    trained = time.time() - start
+    out, _, _ = _run(['-m', 'cifar10.cifar10_eval', '--data_dir', data_dir,
+                      '--checkpoint_dir', train_dir, '--run_once',
+                      '--eval_dir', os.path.join(work_dir, 'accuracy_eval')])
+    print('| %d | %s | %.0f s (this sitting) |' % (
+        steps, re.search(r'precision @ 1 = [\d.]+', out).group(0), trained))
+    sys.stdout.flush()
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+                                   allow_abbrev=False)
+  parser.add_argument('--data_dir', default=DEFAULT_DATA,
+                      help='Folder holding cifar-10-batches-bin.')
+  parser.add_argument('--work_dir', default='/tmp/cifar10_benchmark',
+                      help='Where checkpoints and summaries go.')
+  parser.add_argument('--batch_size', type=int, default=128)
+  parser.add_argument('--steps', type=int, default=200,
+                      help='Training steps per speed measurement.')
+  parser.add_argument('--pipelines', default='dataset,queue')
+  parser.add_argument('--accuracy_steps', default='',
+                      help='Comma-separated step counts for accuracy runs.')
+  parser.add_argument('--skip_speed', action='store_true')
+  args = parser.parse_args()
+  if not os.path.isdir(os.path.join(args.data_dir, 'cifar-10-batches-bin')):
+    sys.exit('error: no cifar-10-batches-bin in %s (--data_dir)'
+             % args.data_dir)
+
+  import tensorflow as tf
+  print('TensorFlow %s, Python %s, %d CPU cores' % (
+      tf.__version__, sys.version.split()[0], os.cpu_count()))
+  if not args.skip_speed:
+    ceiling = model_only_rate(args.batch_size, args.steps // 2)
+    print('| measurement | examples/sec | ratio to (a) | wall s | peak RSS |')
+    print('|---|---|---|---|---|')
+    print('| (a) model on in-memory tensors | %.0f | 1.00 | | |' % ceiling)
+    train_dir = os.path.join(args.work_dir, 'speed_train')
+    for pipeline in args.pipelines.split(','):
+      rate, seconds, rss = train_rate(args.data_dir, train_dir, pipeline,
+                                      args.batch_size, args.steps)
+      print('| (b) cifar10_train, %s pipeline | %.0f | %.2f | %.0f | '
+            '%.0f MiB |' % (pipeline, rate, rate / ceiling, seconds, rss))
+      sys.stdout.flush()
+    in_process, whole, _ = eval_seconds(
+        args.data_dir, train_dir, os.path.join(args.work_dir, 'speed_eval'),
+        10000)
+    print('| (c) evaluate 10,000 test images | %.0f | | %.1f (whole '
+          'program %.1f) | |' % (10000 / in_process, in_process, whole))
+  if args.accuracy_steps:
+    print('| steps | cifar10_eval | training time |')
+    print('|---|---|---|')
+    accuracy(args.data_dir, args.work_dir,
+             [int(s) for s in args.accuracy_steps.split(',')])
+
+
+if __name__ == '__main__':
+  main()
