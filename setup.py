@@ -38,6 +38,8 @@ setuptools.setup(
             'cifar10_train = cifar10.cifar10_train:run',
             'cifar10_eval = cifar10.cifar10_eval:run',
             'cifar10_multi_gpu_train = cifar10.cifar10_multi_gpu_train:run',
+            ('cifar10_distributed_train = '
+             'cifar10.cifar10_distributed_train:run'),
             'fully_connected_feed = mnist.fully_connected_feed:run',
             'mnist_softmax = mnist.mnist_softmax:run',
             'mnist_softmax_xla = mnist.mnist_softmax_xla:run',

@@ -62,7 +62,7 @@ flags.DEFINE_integer('save_summaries_steps', 100,
                      'Steps between TensorBoard summaries.')
 
 
-class _LoggerHook(tf1.train.SessionRunHook):
+class LoggerHook(tf1.train.SessionRunHook):
   """Logs loss and runtime every log_frequency steps."""
 
   def __init__(self, loss, batch_size, log_frequency):
@@ -214,7 +214,7 @@ def train(train_dir, max_steps, data_dir=None, batch_size=None,
     stop_on_signal = StopOnSignalHook()
     hooks = [tf1.train.StopAtStepHook(last_step=max_steps),
              tf1.train.NanTensorHook(loss),
-             _LoggerHook(loss, batch_size, log_frequency),
+             LoggerHook(loss, batch_size, log_frequency),
              stop_on_signal]
     print('Writing checkpoints and summaries to %s' % train_dir)
     print('Watch training with: tensorboard --logdir %s' % train_dir)
