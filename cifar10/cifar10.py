@@ -89,20 +89,37 @@ def _flag(name):
   return FLAGS[name].value
 
 
+def _scalar_summary(tag, value):
+  # tf.compat.v1.summary.* prefix the current name scope to the tag (so
+  # 'conv1/sparsity' built inside scope conv1 turns into
+  # 'conv1/conv1/sparsity'), make names unique ('conv1/weights_1') and
+  # rewrite 'total_loss (raw)' as 'total_loss__raw_'. The raw ops keep
+  # exactly the tags TensorBoard users of the tutorial know.
+  tf1.add_to_collection(tf1.GraphKeys.SUMMARIES, tf.raw_ops.ScalarSummary(
+      tags=tag, values=tf.cast(value, tf.float32)))
+
+
+def _histogram_summary(tag, values):
+  tf1.add_to_collection(tf1.GraphKeys.SUMMARIES, tf.raw_ops.HistogramSummary(
+      tag=tag, values=tf.cast(values, tf.float32)))
+
+
 def _activation_summary(x):
   """Helper to create summaries for activations.
 
   Creates a summary that provides a histogram of activations and one that
-  measures the sparsity (fraction of zeros) of activations.
+  measures the sparsity (fraction of zeros) of activations, tagged with the
+  layer's name: '<layer>/activations' and '<layer>/sparsity'.
 
   Args:
-    x: Tensor.
+    x: Tensor, the output of a layer, named '<layer>/<layer>'.
   """
   # Remove 'tower_[0-9]/' from the name in case this is a multi-GPU training
   # session. This helps the clarity of presentation on TensorBoard.
   tensor_name = re.sub('%s_[0-9]*/' % TOWER_NAME, '', x.op.name)
-  tf1.summary.histogram(tensor_name + '/activations', x)
-  tf1.summary.scalar(tensor_name + '/sparsity', tf.nn.zero_fraction(x))
+  layer = tensor_name.rsplit('/', 1)[0]
+  _histogram_summary(layer + '/activations', x)
+  _scalar_summary(layer + '/sparsity', tf.nn.zero_fraction(x))
 
 
 def _variable_on_cpu(name, shape, initializer, dtype):
@@ -133,8 +150,7 @@ def _variable_with_weight_decay(name, shape, stddev, wd, dtype):
     Variable Tensor.
   """
   var = _variable_on_cpu(
-      name, shape, tf1.truncated_normal_initializer(stddev=stddev,
-                                                    dtype=dtype), dtype)
+      name, shape, tf1.truncated_normal_initializer(stddev=stddev), dtype)
   if wd is not None:
     weight_decay = tf.multiply(tf.nn.l2_loss(var), wd, name='weight_loss')
     tf1.add_to_collection('losses', weight_decay)
@@ -296,13 +312,6 @@ def loss(logits, labels):
   return tf.add_n(tf1.get_collection('losses'), name='total_loss')
 
 
-def _scalar_summary(tag, value):
-  # tf.compat.v1.summary.scalar would rewrite 'total_loss (raw)' into
-  # 'total_loss__raw_'; the raw op keeps the tag TensorBoard users know.
-  tf1.add_to_collection(tf1.GraphKeys.SUMMARIES, tf.raw_ops.ScalarSummary(
-      tags=tag, values=tf.cast(value, tf.float32)))
-
-
 def add_loss_summaries(total_loss):
   """Add summaries for losses in the CIFAR-10 model.
 
@@ -326,14 +335,36 @@ def add_loss_summaries(total_loss):
   return loss_averages_op
 
 
-def learning_rate(global_step, batch_size=None, num_replicas=1):
+def _model_in_graph():
+  """The model whose variables the default graph holds, else --model."""
+  names = set(v.op.name for v in tf1.global_variables())
+  for model, marker in MODEL_MARKERS.items():
+    if marker in names:
+      return model
+  return _flag('model')
+
+
+def initial_learning_rate(model):
+  """INITIAL_LEARNING_RATE, or VGG-16's own smaller one for 'vgg16'."""
+  if model == 'vgg16':
+    from cifar10 import cifar10_vgg16
+    return cifar10_vgg16.INITIAL_LEARNING_RATE
+  return INITIAL_LEARNING_RATE
+
+
+def learning_rate(global_step, batch_size=None, num_replicas=1, model=None):
   """The learning rate: 0.1, times 0.1 every 350 epochs (staircase).
+
+  VGG-16 starts lower (initial_learning_rate('vgg16')): 0.1 makes it
+  diverge.
 
   Args:
     global_step: integer Variable (or tensor) counting training steps.
     batch_size: images per step per replica (default --batch_size).
     num_replicas: towers or workers whose images one step consumes; 1 keeps
       the original schedule (which ignored the number of GPUs).
+    model: 'cifar10' or 'vgg16'; None: the model built in the default graph
+      (inference() comes first), else --model.
 
   Returns:
     A scalar float32 tensor.
@@ -342,21 +373,21 @@ def learning_rate(global_step, batch_size=None, num_replicas=1):
   num_batches_per_epoch = (NUM_EXAMPLES_PER_EPOCH_FOR_TRAIN /
                            (batch_size * num_replicas))
   decay_steps = int(num_batches_per_epoch * NUM_EPOCHS_PER_DECAY)
-  return tf1.train.exponential_decay(INITIAL_LEARNING_RATE, global_step,
-                                     decay_steps, LEARNING_RATE_DECAY_FACTOR,
-                                     staircase=True)
+  return tf1.train.exponential_decay(
+      initial_learning_rate(model or _model_in_graph()), global_step,
+      decay_steps, LEARNING_RATE_DECAY_FACTOR, staircase=True)
 
 
 def add_histogram_summaries(grads):
   """Histograms of every trainable variable and of its gradient."""
   for var in tf1.trainable_variables():
-    tf1.summary.histogram(var.op.name, var)
+    _histogram_summary(var.op.name, var)
   for grad, var in grads:
     if grad is not None:
-      tf1.summary.histogram(var.op.name + '/gradients', grad)
+      _histogram_summary(var.op.name + '/gradients', grad)
 
 
-def train(total_loss, global_step, batch_size=None):
+def train(total_loss, global_step, batch_size=None, model=None):
   """Train CIFAR-10 model.
 
   Create an optimizer and apply to all trainable variables. Add moving
@@ -368,13 +399,14 @@ def train(total_loss, global_step, batch_size=None):
       processed.
     batch_size: images per step, for the decay schedule (default
       --batch_size).
+    model: picks the initial learning rate; see learning_rate().
 
   Returns:
     train_op: op for training: one gradient step, then the loss and variable
       moving averages.
   """
-  lr = learning_rate(global_step, batch_size)
-  tf1.summary.scalar('learning_rate', lr)
+  lr = learning_rate(global_step, batch_size, model=model)
+  _scalar_summary('learning_rate', lr)
 
   # Generate moving averages of all losses and associated summaries.
   loss_averages_op = add_loss_summaries(total_loss)
