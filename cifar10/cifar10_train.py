@@ -235,7 +235,9 @@ def train(train_dir, max_steps, data_dir=None, batch_size=None,
                 % (train_dir, step, max_steps))
         elif step:
           print('Resuming from the checkpoint at step %d.' % step)
-        while not mon_sess.should_stop():
+        # StopAtStepHook only checks after a step, so a session resumed at
+        # max_steps would otherwise run one step too many.
+        while step < max_steps and not mon_sess.should_stop():
           mon_sess.run(train_op)
     except tf1.train.NanLossDuringTrainingError as e:
       # NanTensorHook's own message gives no hint of what to try.
