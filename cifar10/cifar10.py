@@ -29,6 +29,7 @@ import re
 from absl import flags
 import tensorflow as tf
 
+from cifar10 import cifar10_download
 from cifar10 import cifar10_input
 
 tf1 = tf.compat.v1
@@ -47,10 +48,10 @@ flags.DEFINE_enum('input_pipeline', cifar10_input.DEFAULT_PIPELINE,
                   cifar10_input.PIPELINES,
                   'How to feed images: tf.data ("dataset") or the original '
                   'queue runners ("queue"). Same preprocessing either way.')
-flags.DEFINE_string('data_url', cifar10_input.DATA_URL,
+flags.DEFINE_string('data_url', cifar10_download.DATA_URL,
                     'Where to download the CIFAR-10 binary tarball from when '
                     'it is not in --data_dir (a mirror, or your own data set).')
-flags.DEFINE_string('data_md5', cifar10_input.DATA_MD5,
+flags.DEFINE_string('data_md5', cifar10_download.DATA_MD5,
                     'Expected md5 of the tarball (empty: do not check).')
 flags.DEFINE_enum('model', 'cifar10', ['cifar10', 'vgg16'],
                   'The network: the tutorial\'s ("cifar10") or VGG-16 '
@@ -75,7 +76,7 @@ INITIAL_LEARNING_RATE = 0.1  # Initial learning rate.
 # names of the summaries when visualizing a model.
 TOWER_NAME = 'tower'
 
-DATA_URL = cifar10_input.DATA_URL
+DATA_URL = cifar10_download.DATA_URL
 
 NUM_PARAMETERS = 1068298  # Trainable parameters of inference().
 
@@ -480,6 +481,6 @@ def maybe_download_and_extract(data_dir=None, url=None, md5=None):
     IOError: the data is missing and could not be downloaded.
     ValueError: the tarball is unsafe or malformed.
   """
-  return cifar10_input.maybe_download_and_extract(
+  return cifar10_download.maybe_download_and_extract(
       data_dir or _flag('data_dir'), url or _flag('data_url'),
       _flag('data_md5') if md5 is None else md5)

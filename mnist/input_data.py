@@ -278,7 +278,7 @@ class DataSet(object):
 def _fetch(name, train_dir, source_url, md5s, hint):
   """Downloads one file from the mirrors into train_dir (atomic, verified)."""
   # The project's downloader imports TensorFlow: only a download pays.
-  from cifar10.cifar10_input import download
+  from cifar10.cifar10_download import download
   urls = [source_url] if isinstance(source_url, str) else list(source_url)
   urls = [u if u.endswith('/') else u + '/' for u in urls]
   print('Downloading %s from %s' % (name, urls[0]))

@@ -10,7 +10,7 @@ import tarfile
 import pytest
 
 import testdata
-from cifar10 import cifar10_input
+from cifar10 import cifar10_download
 
 TARBALL = 'cifar-10-binary.tar.gz'
 DATA_FILES = ['data_batch_%d.bin' % i for i in range(1, 6)] + [
@@ -91,7 +91,7 @@ def test_download_progress_line_only_when_asked(tmp_path, capsys):
   data = os.urandom(300000)  # Several 64 KiB chunks: several progress steps.
   with testdata.serve({'/f.bin': data}) as server:
     path = str(tmp_path / 'f.bin')
-    assert cifar10_input.download(server.url + '/f.bin', path, _md5(data),
+    assert cifar10_download.download(server.url + '/f.bin', path, _md5(data),
                                   progress=True) == path
     out = capsys.readouterr().out
     steps = [float(p) for p in re.findall(
@@ -102,7 +102,7 @@ def test_download_progress_line_only_when_asked(tmp_path, capsys):
     os.remove(path)
     # Off a terminal (pytest captures stdout) the default is no progress.
     for progress in (None, False):
-      cifar10_input.download(server.url + '/f.bin', path, progress=progress)
+      cifar10_download.download(server.url + '/f.bin', path, progress=progress)
       assert capsys.readouterr().out == (
           'Successfully downloaded f.bin 300000 bytes.\n')
   assert _read(path) == data
@@ -114,7 +114,7 @@ def test_download_verifies_md5_and_respects_umask(tmp_path):
   try:
     with testdata.serve({'/f.bin': data}) as server:
       path = str(tmp_path / 'sub' / 'f.bin')  # The folder is created.
-      cifar10_input.download([server.url + '/f.bin'], path, _md5(data))
+      cifar10_download.download([server.url + '/f.bin'], path, _md5(data))
   finally:
     os.umask(old_umask)
   assert _read(path) == data
@@ -132,11 +132,11 @@ def test_failed_download_leaves_no_file_and_keeps_old(tmp_path, mode):
   with testdata.serve({'/f.bin': route}) as server:
     url = server.url + '/f.bin'
     with pytest.raises(IOError) as e:
-      cifar10_input.download(url, path, _md5(data), hint='Try --flag.')
+      cifar10_download.download(url, path, _md5(data), hint='Try --flag.')
     assert os.listdir(tmp_path) == []
     _put(path, b'old')  # A file already there survives a failed download.
     with pytest.raises(IOError):
-      cifar10_input.download(url, path, _md5(data))
+      cifar10_download.download(url, path, _md5(data))
   assert os.listdir(tmp_path) == ['f.bin'] and _read(path) == b'old'
   message = str(e.value)
   reason = {'truncate': 'truncated: got 10000 of 20000 bytes',
@@ -157,11 +157,11 @@ def test_download_tries_mirrors_in_order(tmp_path):
   with testdata.serve(routes) as server:
     urls = [closed, server.url + '/error', server.url + '/missing',
             server.url + '/good', server.url + '/never']
-    cifar10_input.download(urls, path, _md5(good))
+    cifar10_download.download(urls, path, _md5(good))
     assert server.requests == ['/error', '/missing', '/good']
     assert _read(path) == good
     with pytest.raises(IOError) as e:
-      cifar10_input.download(urls[:3], str(tmp_path / 'g.bin'))
+      cifar10_download.download(urls[:3], str(tmp_path / 'g.bin'))
   message = str(e.value)
   positions = [message.index(u + ' (') for u in urls[:3]]
   assert positions == sorted(positions)
@@ -173,7 +173,7 @@ def test_download_tries_mirrors_in_order(tmp_path):
 def test_download_into_unwritable_place(tmp_path):
   _put(str(tmp_path / 'file'), b'')
   with pytest.raises(IOError, match='Cannot write f.bin into .*file'):
-    cifar10_input.download(testdata.closed_port_url('/f.bin'),
+    cifar10_download.download(testdata.closed_port_url('/f.bin'),
                            str(tmp_path / 'file' / 'f.bin'))
 
 
@@ -184,7 +184,7 @@ def test_fresh_download_and_extract(source, data_dir, capsys):
   tarball = source['tarball']
   with testdata.serve({'/d/' + TARBALL: tarball}) as server:
     url = server.url + '/d/' + TARBALL
-    dest = cifar10_input.maybe_download_and_extract(data_dir, url,
+    dest = cifar10_download.maybe_download_and_extract(data_dir, url,
                                                     _md5(tarball))
     assert server.requests == ['/d/' + TARBALL]
   assert dest == os.path.join(data_dir, 'cifar-10-batches-bin')
@@ -194,7 +194,7 @@ def test_fresh_download_and_extract(source, data_dir, capsys):
   _assert_extracted(dest, source['contents'])
   assert sorted(os.listdir(data_dir)) == ['cifar-10-batches-bin', TARBALL]
   # Later runs use the folder without a word, even offline.
-  assert cifar10_input.maybe_download_and_extract(
+  assert cifar10_download.maybe_download_and_extract(
       data_dir, testdata.closed_port_url('/' + TARBALL)) == dest
   assert capsys.readouterr().out == ''
 
@@ -202,7 +202,8 @@ def test_fresh_download_and_extract(source, data_dir, capsys):
 def test_extracted_folder_works_offline(data_dir, capsys):
   made = testdata.make_cifar10_dir(data_dir, n=2)
   url = testdata.closed_port_url('/' + TARBALL)
-  assert cifar10_input.maybe_download_and_extract(data_dir, url) == made['dir']
+  got = cifar10_download.maybe_download_and_extract(data_dir, url)
+  assert got == made['dir']
   assert capsys.readouterr().out == ''
   assert os.listdir(data_dir) == ['cifar-10-batches-bin']
 
@@ -211,7 +212,7 @@ def test_good_tarball_is_verified_not_fetched(source, data_dir, capsys):
   tarball = source['tarball']
   _put(os.path.join(data_dir, TARBALL), tarball)
   with testdata.serve({'/' + TARBALL: b'never asked'}) as server:
-    dest = cifar10_input.maybe_download_and_extract(
+    dest = cifar10_download.maybe_download_and_extract(
         data_dir, server.url + '/' + TARBALL, _md5(tarball))
     assert server.requests == []
   _assert_extracted(dest, source['contents'])
@@ -219,7 +220,7 @@ def test_good_tarball_is_verified_not_fetched(source, data_dir, capsys):
       data_dir, TARBALL)
   # Offline works as well.
   os.rename(dest, dest + '.old')
-  cifar10_input.maybe_download_and_extract(
+  cifar10_download.maybe_download_and_extract(
       data_dir, testdata.closed_port_url('/' + TARBALL), _md5(tarball))
   _assert_extracted(dest, source['contents'])
 
@@ -230,7 +231,7 @@ def test_corrupt_tarball_is_downloaded_again(source, data_dir, capsys):
   bad = b'\0' * len(tarball)
   _put(path, bad)
   with testdata.serve({'/' + TARBALL: tarball}) as server:
-    dest = cifar10_input.maybe_download_and_extract(
+    dest = cifar10_download.maybe_download_and_extract(
         data_dir, server.url + '/' + TARBALL, _md5(tarball))
     assert server.requests == ['/' + TARBALL]
   out = capsys.readouterr().out.splitlines()
@@ -255,14 +256,14 @@ def test_corrupt_tarball_kept_until_good_download(source, data_dir,
     url = (testdata.closed_port_url('/' + TARBALL) if serve_mode == 'offline'
            else server.url + '/' + TARBALL)
     with pytest.raises(IOError, match='Could not download'):
-      cifar10_input.maybe_download_and_extract(data_dir, url, _md5(tarball))
+      cifar10_download.maybe_download_and_extract(data_dir, url, _md5(tarball))
   assert os.listdir(data_dir) == [TARBALL] and _read(path) == bad
 
 
 def test_offline_with_nothing_says_what_to_do(data_dir):
   url = testdata.closed_port_url('/' + TARBALL)
   with pytest.raises(IOError) as e:
-    cifar10_input.maybe_download_and_extract(data_dir, url)
+    cifar10_download.maybe_download_and_extract(data_dir, url)
   message = str(e.value)
   assert '\n' not in message
   assert message == (
@@ -282,10 +283,10 @@ def test_incomplete_folder_is_named_then_replaced(source, data_dir):
   with pytest.raises(IOError, match=re.escape(
       '(%s lacks data_batch_2.bin, data_batch_3.bin, data_batch_4.bin, '
       'data_batch_5.bin, test_batch.bin.)' % dest)):
-    cifar10_input.maybe_download_and_extract(data_dir, url)
+    cifar10_download.maybe_download_and_extract(data_dir, url)
   tarball = source['tarball']
   _put(os.path.join(data_dir, TARBALL), tarball)
-  cifar10_input.maybe_download_and_extract(data_dir, url, _md5(tarball))
+  cifar10_download.maybe_download_and_extract(data_dir, url, _md5(tarball))
   assert sorted(os.listdir(dest)) == sorted(source['contents'])
   _assert_extracted(dest, source['contents'])
   assert sorted(os.listdir(data_dir)) == ['cifar-10-batches-bin', TARBALL]
@@ -339,7 +340,7 @@ def test_unsafe_members_are_refused(source, tmp_path, data_dir, monkeypatch,
   tarball = _tar_bytes(source['entries'] + evil)
   _put(os.path.join(data_dir, TARBALL), tarball)
   with pytest.raises(ValueError) as e:
-    cifar10_input.maybe_download_and_extract(
+    cifar10_download.maybe_download_and_extract(
         data_dir, testdata.closed_port_url('/' + TARBALL), _md5(tarball))
   assert str(e.value).startswith('Refusing to extract %r from %s: ' % (
       member, os.path.join(data_dir, TARBALL)))
@@ -355,7 +356,7 @@ def test_links_inside_are_allowed(source, data_dir):
                      'test_batch.bin')]
   tarball = _tar_bytes(entries)
   _put(os.path.join(data_dir, TARBALL), tarball)
-  dest = cifar10_input.maybe_download_and_extract(data_dir, 'http://x/' +
+  dest = cifar10_download.maybe_download_and_extract(data_dir, 'http://x/' +
                                                   TARBALL, _md5(tarball))
   assert _read(os.path.join(dest, 'alias.bin')) == (
       source['contents']['test_batch.bin'])
@@ -368,7 +369,7 @@ def test_data_filter_drops_setuid_bits(source, data_dir):
   entries[1] = _file_entry(entries[1][0].name, entries[1][1], mode=0o4777)
   tarball = _tar_bytes(entries)
   _put(os.path.join(data_dir, TARBALL), tarball)
-  dest = cifar10_input.maybe_download_and_extract(data_dir, 'http://x/' +
+  dest = cifar10_download.maybe_download_and_extract(data_dir, 'http://x/' +
                                                   TARBALL, '')
   name = os.path.basename(entries[1][0].name)
   assert os.stat(os.path.join(dest, name)).st_mode & 0o7777 == 0o755
@@ -390,7 +391,7 @@ def test_damaged_tarball_leaves_no_half_folder(source, data_dir, damage):
   # The md5 matches the damaged file: only extraction can notice.
   with pytest.raises(ValueError, match=re.escape(
       'Cannot extract %s: ' % path) + '.*The file is damaged; delete it'):
-    cifar10_input.maybe_download_and_extract(data_dir, url, _md5(bad))
+    cifar10_download.maybe_download_and_extract(data_dir, url, _md5(bad))
   # The incomplete folder is untouched and nothing else appeared.
   assert sorted(os.listdir(data_dir)) == ['cifar-10-batches-bin', TARBALL]
   assert os.listdir(dest) == ['data_batch_1.bin']
@@ -410,7 +411,7 @@ def test_interrupted_extraction_leaves_no_half_folder(source, data_dir,
 
   monkeypatch.setattr(tarfile.TarFile, 'extract', extract)
   with pytest.raises(KeyboardInterrupt):
-    cifar10_input.maybe_download_and_extract(data_dir, 'http://x/' + TARBALL,
+    cifar10_download.maybe_download_and_extract(data_dir, 'http://x/' + TARBALL,
                                              _md5(tarball))
   assert os.listdir(data_dir) == [TARBALL]
 
@@ -422,7 +423,7 @@ def test_tarball_without_the_data_files(data_dir):
   with pytest.raises(ValueError, match=re.escape(
       'holds no complete cifar-10-batches-bin folder (missing '
       'data_batch_1.bin, ')):
-    cifar10_input.maybe_download_and_extract(data_dir, 'http://x/' + TARBALL,
+    cifar10_download.maybe_download_and_extract(data_dir, 'http://x/' + TARBALL,
                                              '')
   assert os.listdir(data_dir) == [TARBALL]
 
@@ -432,9 +433,9 @@ def test_data_dir_that_cannot_be_made(tmp_path):
   data_dir = str(tmp_path / 'file' / 'data')
   with pytest.raises(IOError, match=re.escape(
       'Cannot create the data directory %s (--data_dir): ' % data_dir)):
-    cifar10_input.maybe_download_and_extract(data_dir)
+    cifar10_download.maybe_download_and_extract(data_dir)
 
 
 def test_url_must_name_a_file(data_dir):
   with pytest.raises(ValueError, match='names no file'):
-    cifar10_input.maybe_download_and_extract(data_dir, 'https://host/')
+    cifar10_download.maybe_download_and_extract(data_dir, 'https://host/')

@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 import testdata
+from cifar10 import cifar10_download
 from cifar10 import cifar10_input
 from conftest import run_program
 from scripts import make_cifar10_dataset as mk
@@ -291,7 +292,7 @@ def test_tarball_md5_and_download_path(tmp_path):
   os.makedirs(data_dir)
   os.rename(written['tarball'], os.path.join(data_dir,
                                              'cifar-10-binary.tar.gz'))
-  dest = cifar10_input.maybe_download_and_extract(
+  dest = cifar10_download.maybe_download_and_extract(
       data_dir, testdata.closed_port_url('/cifar-10-binary.tar.gz'), md5)
   for n in names:
     assert _md5(os.path.join(dest, n)) == _md5(
