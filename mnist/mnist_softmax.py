@@ -1,0 +1,163 @@
+"""A very simple MNIST classifier: softmax regression, one linear layer.
+
+The "MNIST for ML beginners" tutorial: logits = x W + b over the 784 pixels,
+trained by gradient descent (learning rate 0.5) for 1000 steps of 100
+images, then the accuracy on the 10,000 test images is printed (about 0.92).
+
+Usage:
+
+  python mnist_softmax.py [--data_dir=/tmp/tensorflow/mnist/input_data]
+
+It prints the `Extracting <file>` lines of input_data and then one number,
+the test accuracy, as the original did.
+
+Summary of available functions:
+
+ # The model: logits [batch, 10] of images [batch, 784].
+ logits = inference(x)
+
+ # Train on a read_data_sets() result; the test accuracy and the weights.
+ accuracy, weights, biases = train(data_sets, max_steps=1000, ...)
+
+ # What the program does: parse flags, read the data, train, print.
+ run(argv)
+"""
+
+import argparse
+import os
+import sys
+
+if __name__ == '__main__' and not __package__:
+  # Run as `python prog.py`: this folder is first on sys.path and its
+  # mnist.py would shadow the mnist package, so start from the repo root.
+  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
+
+import tensorflow as tf
+
+from mnist import input_data
+from mnist import parse_flags
+
+tf1 = tf.compat.v1
+
+PROG = 'mnist_softmax'  # The name in usage and error lines, however started.
+IMAGE_PIXELS = 784  # 28x28 images, flattened.
+NUM_CLASSES = 10  # The digits 0-9.
+DEFAULT_DATA_DIR = '/tmp/tensorflow/mnist/input_data'
+
+
+def _positive_int(text):
+  try:
+    value = int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError('invalid int value: %r' % text) from None
+  if value < 1:
+    raise argparse.ArgumentTypeError('must be at least 1, not %d' % value)
+  return value
+
+
+def _parser():
+  parser = argparse.ArgumentParser(
+      prog=PROG, allow_abbrev=False,
+      description='Softmax regression on MNIST; prints the test accuracy.')
+  parser.add_argument('--data_dir', default=DEFAULT_DATA_DIR,
+                      help='Directory with (or to download) the four MNIST '
+                      '.gz files. Default %(default)s.')
+  parser.add_argument('--max_steps', type=_positive_int, default=1000,
+                      help='Training steps. Default %(default)s.')
+  parser.add_argument('--batch_size', type=_positive_int, default=100,
+                      help='Images per training step. Default %(default)s.')
+  parser.add_argument('--learning_rate', type=float, default=0.5,
+                      help='Gradient descent step size. Default %(default)s.')
+  return parser
+
+
+def inference(x):
+  """Builds the model: one linear layer, the logits of a softmax.
+
+  Zeros are a fine start here: the loss is convex in W and b, so there is
+  no symmetry to break.
+
+  Args:
+    x: float32 images [batch, 784].
+
+  Returns:
+    logits: float32 [batch, 10], named 'logits'.
+  """
+  weights = tf.Variable(tf.zeros([IMAGE_PIXELS, NUM_CLASSES]), name='weights')
+  biases = tf.Variable(tf.zeros([NUM_CLASSES]), name='biases')
+  return tf.add(tf.matmul(x, weights), biases, name='logits')
+
+
+def loss(logits, labels):
+  """Mean cross entropy of the softmax of logits against integer labels.
+
+  The original wrote -sum(y_ * log(softmax(y))), which turns into NaN once
+  a probability rounds to zero; the fused op works on the logits instead.
+
+  Args:
+    logits: float32 [batch, 10].
+    labels: int64 [batch], the digits.
+
+  Returns:
+    A float32 scalar.
+  """
+  return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+      labels=labels, logits=logits), name='cross_entropy')
+
+
+def accuracy_op(logits, labels):
+  """Fraction of rows whose largest logit is the label (float32 scalar)."""
+  correct = tf.equal(tf.argmax(logits, 1), labels)
+  return tf.reduce_mean(tf.cast(correct, tf.float32), name='accuracy')
+
+
+def train(data_sets, max_steps=1000, batch_size=100, learning_rate=0.5):
+  """Trains softmax regression and measures it on the test set.
+
+  Args:
+    data_sets: the result of input_data.read_data_sets (integer labels).
+    max_steps: number of gradient descent steps.
+    batch_size: training images per step.
+    learning_rate: gradient descent step size.
+
+  Returns:
+    (accuracy, weights, biases): the test accuracy as a Python float and the
+    trained parameters as NumPy arrays [784, 10] and [10].
+  """
+  with tf.Graph().as_default():
+    x = tf1.placeholder(tf.float32, [None, IMAGE_PIXELS], name='x')
+    labels = tf1.placeholder(tf.int64, [None], name='labels')
+    logits = inference(x)
+    train_step = tf1.train.GradientDescentOptimizer(learning_rate).minimize(
+        loss(logits, labels))
+    accuracy = accuracy_op(logits, labels)
+    weights, biases = tf1.trainable_variables()
+    with tf1.Session() as sess:
+      sess.run(tf1.global_variables_initializer())
+      for _ in range(max_steps):
+        batch_xs, batch_ys = data_sets.train.next_batch(batch_size)
+        sess.run(train_step, {x: batch_xs, labels: batch_ys})
+      test = data_sets.test
+      value = sess.run(accuracy, {x: test.images, labels: test.labels})
+      return float(value), sess.run(weights), sess.run(biases)
+
+
+def run(argv=None):
+  """Parses flags, reads MNIST, trains and prints the test accuracy.
+
+  Args:
+    argv: command-line arguments without the program name (default
+      sys.argv[1:]).
+  """
+  flags = parse_flags(_parser(), argv)
+  tf.get_logger().setLevel('ERROR')
+  data_sets = input_data.read_data_sets_or_exit(PROG, flags.data_dir)
+  accuracy, _, _ = train(data_sets, max_steps=flags.max_steps,
+                         batch_size=flags.batch_size,
+                         learning_rate=flags.learning_rate)
+  print('%g' % accuracy)
+
+
+if __name__ == '__main__':
+  run()
