@@ -5,6 +5,7 @@ fully_connected_feed) and the programs fully_connected_feed, mnist_softmax,
 mnist_softmax_xla, mnist_with_summaries and mnist_deep.
 """
 
+import argparse
 import importlib.util
 
 # TensorFlow is an extra (tensorflow-cpu or tensorflow[and-cuda]), as with
@@ -41,3 +42,25 @@ def parse_flags(parser, argv=None):
       hints.append(arg + (' (did you mean %s?)' % close[0] if close else ''))
     parser.error('unrecognized arguments: ' + ' '.join(hints))
   return flags
+
+
+def int_at_least(low):
+  """An argparse type: an int no smaller than low, with a clear message.
+
+  Args:
+    low: the smallest value accepted.
+
+  Returns:
+    A function for add_argument(type=...).
+  """
+  def parse(text):
+    try:
+      value = int(text)
+    except ValueError:
+      raise argparse.ArgumentTypeError('invalid int value: %r' % text) from None
+    if value < low:
+      raise argparse.ArgumentTypeError('must be at least %d, not %d'
+                                       % (low, value))
+    return value
+  parse.__name__ = 'int'  # argparse names the type in its messages.
+  return parse

@@ -45,6 +45,7 @@ import tensorflow as tf
 
 from mnist import input_data
 from mnist import mnist
+from mnist import int_at_least
 from mnist import parse_flags
 
 tf1 = tf.compat.v1
@@ -255,31 +256,19 @@ def fresh_log_dir(log_dir):
   os.makedirs(log_dir)
 
 
-def _int_at_least(low):
-  """An argparse type: an int no smaller than low."""
-  def parse(text):
-    value = int(text)
-    if value < low:
-      raise argparse.ArgumentTypeError('must be at least %d, not %d'
-                                       % (low, value))
-    return value
-  parse.__name__ = 'int'  # argparse names the type in its messages.
-  return parse
-
-
 def _parser():
   parser = argparse.ArgumentParser(
       description=__doc__.split('\n')[0], allow_abbrev=False,
       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
   parser.add_argument('--learning_rate', type=float, default=0.01,
                       help='Initial learning rate.')
-  parser.add_argument('--max_steps', type=_int_at_least(0), default=2000,
+  parser.add_argument('--max_steps', type=int_at_least(0), default=2000,
                       help='Number of steps to run trainer.')
-  parser.add_argument('--hidden1', type=_int_at_least(1), default=128,
+  parser.add_argument('--hidden1', type=int_at_least(1), default=128,
                       help='Number of units in hidden layer 1.')
-  parser.add_argument('--hidden2', type=_int_at_least(1), default=32,
+  parser.add_argument('--hidden2', type=int_at_least(1), default=32,
                       help='Number of units in hidden layer 2.')
-  parser.add_argument('--batch_size', type=_int_at_least(1), default=100,
+  parser.add_argument('--batch_size', type=int_at_least(1), default=100,
                       help='Batch size (any size: evaluation counts every '
                       'example).')
   parser.add_argument('--input_data_dir', type=str,

@@ -56,6 +56,7 @@ import numpy as np
 import tensorflow as tf
 
 from mnist import input_data
+from mnist import int_at_least
 from mnist import parse_flags
 
 tf1 = tf.compat.v1
@@ -74,15 +75,6 @@ DEFAULT_DATA_DIR = '/tmp/tensorflow/mnist/input_data'
 DEFAULT_LOG_DIR = '/tmp/tensorflow/mnist/logs/mnist_deep'
 
 
-def _positive_int(text):
-  try:
-    value = int(text)
-  except ValueError:
-    raise argparse.ArgumentTypeError('invalid int value: %r' % text) from None
-  if value < 1:
-    raise argparse.ArgumentTypeError('must be at least 1, not %d' % value)
-  return value
-
 
 def _parser():
   parser = argparse.ArgumentParser(
@@ -94,9 +86,9 @@ def _parser():
   parser.add_argument('--log_dir', default=DEFAULT_LOG_DIR,
                       help='Directory for the model.ckpt-<step> '
                       'checkpoints. Default %(default)s.')
-  parser.add_argument('--max_steps', type=_positive_int, default=20000,
+  parser.add_argument('--max_steps', type=int_at_least(1), default=20000,
                       help='Training steps. Default %(default)s.')
-  parser.add_argument('--batch_size', type=_positive_int, default=50,
+  parser.add_argument('--batch_size', type=int_at_least(1), default=50,
                       help='Images per training step. Default %(default)s.')
   return parser
 

@@ -36,6 +36,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
 import tensorflow as tf
 
 from mnist import input_data
+from mnist import int_at_least
 from mnist import parse_flags
 
 tf1 = tf.compat.v1
@@ -46,15 +47,6 @@ NUM_CLASSES = 10  # The digits 0-9.
 DEFAULT_DATA_DIR = '/tmp/tensorflow/mnist/input_data'
 
 
-def _positive_int(text):
-  try:
-    value = int(text)
-  except ValueError:
-    raise argparse.ArgumentTypeError('invalid int value: %r' % text) from None
-  if value < 1:
-    raise argparse.ArgumentTypeError('must be at least 1, not %d' % value)
-  return value
-
 
 def _parser():
   parser = argparse.ArgumentParser(
@@ -63,9 +55,9 @@ def _parser():
   parser.add_argument('--data_dir', default=DEFAULT_DATA_DIR,
                       help='Directory with (or to download) the four MNIST '
                       '.gz files. Default %(default)s.')
-  parser.add_argument('--max_steps', type=_positive_int, default=1000,
+  parser.add_argument('--max_steps', type=int_at_least(1), default=1000,
                       help='Training steps. Default %(default)s.')
-  parser.add_argument('--batch_size', type=_positive_int, default=100,
+  parser.add_argument('--batch_size', type=int_at_least(1), default=100,
                       help='Images per training step. Default %(default)s.')
   parser.add_argument('--learning_rate', type=float, default=0.5,
                       help='Gradient descent step size. Default %(default)s.')

@@ -47,6 +47,7 @@ import tensorflow as tf
 from tensorflow.python.client import timeline
 
 from mnist import input_data
+from mnist import int_at_least
 from mnist import parse_flags
 from mnist.mnist_softmax import accuracy_op
 from mnist.mnist_softmax import inference
@@ -73,15 +74,6 @@ def _boolean(text):
   raise argparse.ArgumentTypeError('invalid boolean value: %r' % text)
 
 
-def _positive_int(text):
-  try:
-    value = int(text)
-  except ValueError:
-    raise argparse.ArgumentTypeError('invalid int value: %r' % text) from None
-  if value < 1:
-    raise argparse.ArgumentTypeError('must be at least 1, not %d' % value)
-  return value
-
 
 def _parser():
   parser = argparse.ArgumentParser(
@@ -101,9 +93,9 @@ def _parser():
   parser.add_argument('--log_dir', default=DEFAULT_LOG_DIR,
                       help='Directory for %s. Default %%(default)s.'
                       % TRACE_FILE)
-  parser.add_argument('--max_steps', type=_positive_int, default=1000,
+  parser.add_argument('--max_steps', type=int_at_least(1), default=1000,
                       help='Training steps. Default %(default)s.')
-  parser.add_argument('--batch_size', type=_positive_int, default=100,
+  parser.add_argument('--batch_size', type=int_at_least(1), default=100,
                       help='Images per training step. Default %(default)s.')
   return parser
 

@@ -46,6 +46,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
 import tensorflow as tf
 
 from mnist import input_data
+from mnist import int_at_least
 from mnist import parse_flags
 
 tf1 = tf.compat.v1
@@ -60,15 +61,6 @@ TRACE_EVERY = 100  # Steps between full traces (at 99, 199, ...).
 DEFAULT_DATA_DIR = '/tmp/tensorflow/mnist/input_data'
 DEFAULT_LOG_DIR = '/tmp/tensorflow/mnist/logs/mnist_with_summaries'
 
-
-def _positive_int(text):
-  try:
-    value = int(text)
-  except ValueError:
-    raise argparse.ArgumentTypeError('invalid int value: %r' % text) from None
-  if value < 1:
-    raise argparse.ArgumentTypeError('must be at least 1, not %d' % value)
-  return value
 
 
 def _keep_probability(text):
@@ -91,7 +83,7 @@ def _parser():
   parser.add_argument('--fake_data', action='store_true',
                       help='Use fake data (images of ones, label 0) for '
                       'unit testing; no files needed.')
-  parser.add_argument('--max_steps', type=_positive_int, default=1000,
+  parser.add_argument('--max_steps', type=int_at_least(1), default=1000,
                       help='Number of steps to run trainer. Default '
                       '%(default)s.')
   parser.add_argument('--learning_rate', type=float, default=0.001,
