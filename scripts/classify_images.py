@@ -1,0 +1,310 @@
+"""Classifies your own image files with a trained MNIST or CIFAR-10 model.
+
+  python scripts/classify_images.py --model mnist_deep digit.png more/
+  python scripts/classify_images.py --checkpoint_dir /tmp/cifar10_train \
+      --top_k 5 cat.jpg
+
+prints one line per file, the --top_k classes best first, with their
+probabilities (the model is named on stderr, so stdout is just the lines):
+
+  digit.png: 7 (1.000), 3 (0.000), 2 (0.000) [inverted: dark on light]
+  cat.jpg: cat (0.613), dog (0.201), deer (0.070)
+
+The model (mnist_deep, fully_connected_feed, cifar10 or vgg16) is read from
+the checkpoint; --model only picks the trainer's default folder when
+--checkpoint_dir is not given, and insists on that model. Files are PNG,
+JPEG, GIF or BMP; a folder means the image files in it.
+
+MNIST models: the image becomes grey (transparent parts count as white
+paper). MNIST digits are white on black, so an image whose border is mostly
+light is inverted, and its line says so. The background level is
+subtracted, then the handwriting pad's mnist_preprocess makes it an MNIST
+digit: its bounding box scaled into 20x20, centre of mass in the middle of
+28x28.
+
+CIFAR-10 models: the image is scaled so its shorter side is 32 pixels and
+centre-cropped to 32x32, as make_cifar10_dataset does for a data set, then
+the model sees the 24x24 centre, standardized, as in cifar10_eval, with the
+moving averages of the weights. Class names come from batches.meta.txt in
+--data_dir (a data set of your own), else they are CIFAR-10's.
+
+Library use:
+
+ files = find_images(paths)                 # folders expanded, sorted
+ ink, inverted = ink_image(contents, name)  # grey, ink high, background 0
+ names = class_names(model_name, data_dir)
+ results = classify(model, files, top_k)    # (file, top, note or error)
+"""
+
+import argparse
+import os
+import sys
+
+if __name__ == '__main__' and not __package__:
+  # Run as `python classify_images.py`: put the repo root first on sys.path
+  # instead of this folder, so the mnist package and scripts/ import.
+  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
+
+import numpy as np
+import tensorflow as tf
+
+from mnist import parse_flags
+from scripts import handwriting_pad
+from scripts import make_cifar10_dataset
+from scripts import trained_models
+
+PROG = 'classify_images'
+CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog',
+                   'frog', 'horse', 'ship', 'truck')  # Labels 0..9.
+BATCH_SIZE = 64  # Images per session run.
+# ITU-R BT.601 luma weights: how bright red, green and blue look.
+LUMA = np.array([0.299, 0.587, 0.114])
+INVERTED_NOTE = '[inverted: dark on light]'
+
+
+def find_images(paths):
+  """The image files to classify: files as given, folders' images sorted.
+
+  Args:
+    paths: files and folders. A file is taken whatever its extension; a
+      folder gives its PNG/JPEG/GIF/BMP files (not its sub-folders'),
+      hidden ones skipped.
+
+  Returns:
+    A list of file paths.
+
+  Raises:
+    ValueError: a path does not exist, or a folder holds no images.
+  """
+  files = []
+  for path in paths:
+    if os.path.isdir(path):
+      found = [os.path.join(path, n) for n in sorted(os.listdir(path))
+               if not n.startswith('.') and
+               n.lower().endswith(make_cifar10_dataset.IMAGE_EXTENSIONS)
+               and os.path.isfile(os.path.join(path, n))]
+      if not found:
+        raise ValueError('%s holds no images (%s)' % (
+            path, '/'.join(make_cifar10_dataset.IMAGE_EXTENSIONS)))
+      files += found
+    elif os.path.isfile(path):
+      files.append(path)
+    else:
+      raise ValueError('%s does not exist' % path)
+  return files
+
+
+def ink_image(contents, name='<image>'):
+  """Decodes an image into grey ink on a zero background, MNIST's way up.
+
+  Args:
+    contents: the bytes of a PNG, JPEG, GIF or BMP file.
+    name: the file's name, for the error message.
+
+  Returns:
+    (ink, inverted): float64 [height, width], ink high and the background
+    (the median of the border pixels) at 0; and whether the image was dark
+    on light, so inverted.
+
+  Raises:
+    ValueError: TensorFlow cannot decode the bytes.
+  """
+  try:
+    image = tf.io.decode_image(contents, expand_animations=False).numpy()
+  except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as e:
+    raise ValueError('cannot decode image %s: %s' % (
+        name, (e.message or type(e).__name__).split('\n')[0])) from None
+  image = image.astype(np.float64) / 255.0
+  if image.shape[-1] in (2, 4):
+    # Composite over white paper: transparent pixels are often black
+    # underneath, which would read as ink.
+    alpha = image[..., -1:]
+    image = image[..., :-1] * alpha + (1.0 - alpha)
+  grey = image @ LUMA if image.shape[-1] == 3 else image[..., 0]
+  border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+  background = np.median(border)
+  inverted = background > 0.5
+  if inverted:
+    grey, background = 1.0 - grey, 1.0 - background
+  return np.clip(grey - background, 0.0, None), bool(inverted)
+
+
+def class_names(model_name, data_dir=None):
+  """The ten class names of a model's outputs.
+
+  Args:
+    model_name: one of trained_models.MODELS.
+    data_dir: for CIFAR-10 models, a folder with batches.meta.txt (itself or
+      its cifar-10-batches-bin), as written by make_cifar10_dataset; None
+      for CIFAR-10's own names.
+
+  Returns:
+    A list of 10 strings ('0'..'9' for MNIST); classes the file does not
+    name are called 'class <n>'.
+
+  Raises:
+    ValueError: data_dir holds no batches.meta.txt.
+  """
+  if model_name in trained_models.MNIST_MODELS:
+    return [str(d) for d in range(10)]
+  if data_dir is None:
+    return list(CIFAR10_CLASSES)
+  for folder in (data_dir, os.path.join(data_dir,
+                                        make_cifar10_dataset.BATCHES_DIR)):
+    path = os.path.join(folder, make_cifar10_dataset.META_FILE)
+    if os.path.isfile(path):
+      with open(path, encoding='utf-8') as f:
+        names = [line.strip() for line in f if line.strip()][:10]
+      return names + ['class %d' % i for i in range(len(names), 10)]
+  raise ValueError('no %s in %s or its %s' % (
+      make_cifar10_dataset.META_FILE, data_dir,
+      make_cifar10_dataset.BATCHES_DIR))
+
+
+def _model_input(model_name, path):
+  """(input array, note) for one file; raises ValueError or OSError."""
+  with open(path, 'rb') as f:
+    contents = f.read()
+  if model_name in trained_models.MNIST_MODELS:
+    ink, inverted = ink_image(contents, path)
+    digit = handwriting_pad.mnist_preprocess(ink)
+    return digit.reshape(-1), INVERTED_NOTE if inverted else ''
+  return make_cifar10_dataset.to_cifar_image(contents, path), ''
+
+
+def top_classes(probabilities, names, k):
+  """The k most probable classes, best first, as (name, probability)."""
+  order = np.argsort(-probabilities, kind='stable')[:k]
+  return [(names[i], float(probabilities[i])) for i in order]
+
+
+def classify(model, files, top_k=3, names=None):
+  """Classifies image files with a restored model.
+
+  Args:
+    model: a trained_models.Model.
+    files: image file paths.
+    top_k: classes to report per file.
+    names: the ten class names (default class_names(model.name)).
+
+  Returns:
+    A list, in the order of files, of (path, top, note): top is a list of
+    (class name, probability) pairs, best first, and note is '' or
+    INVERTED_NOTE; for a file that cannot be read, top is None and note the
+    error message.
+  """
+  names = names or class_names(model.name)
+  results, batch = [], []
+
+  def flush():
+    if batch:
+      probabilities = model.predict(np.stack([x for _, x, _ in batch]))
+      for (i, _, note), p in zip(batch, probabilities, strict=True):
+        results[i] = (files[i], top_classes(p, names, top_k), note)
+      del batch[:]
+
+  for i, path in enumerate(files):
+    results.append(None)
+    try:
+      inputs, note = _model_input(model.name, path)
+    except ValueError as e:
+      results[i] = (path, None, str(e))
+      continue
+    except OSError as e:
+      results[i] = (path, None, 'cannot read %s: %s' % (
+          path, e.strerror or e))
+      continue
+    batch.append((i, inputs, note))
+    if len(batch) == BATCH_SIZE:
+      flush()
+  flush()
+  return results
+
+
+def format_line(path, top, note=''):
+  """'path: name (0.981), name (0.012), ... [note]'."""
+  line = '%s: %s' % (path, ', '.join('%s (%.3f)' % (name, p)
+                                     for name, p in top))
+  return line + (' ' + note if note else '')
+
+
+def _positive_int(text):
+  try:
+    value = int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError('invalid int value: %r' % text) from None
+  if value < 1:
+    raise argparse.ArgumentTypeError('must be at least 1, not %d' % value)
+  return value
+
+
+def _parser():
+  parser = argparse.ArgumentParser(
+      prog=PROG, allow_abbrev=False,
+      description='Classify image files with a trained MNIST or CIFAR-10 '
+      'model.')
+  parser.add_argument('paths', nargs='+', metavar='FILE_OR_FOLDER',
+                      help='Image files (PNG/JPEG/GIF/BMP) or folders of '
+                      'them.')
+  parser.add_argument('--checkpoint_dir', help='Folder of the checkpoints '
+                      "(the trainer's --log_dir or --train_dir) or one "
+                      "checkpoint. Default: --model's default folder.")
+  parser.add_argument('--model', choices=trained_models.MODELS,
+                      help='The model the checkpoint must hold (default: '
+                      'whichever it holds).')
+  parser.add_argument('--top_k', type=_positive_int, default=3,
+                      help='Classes to print per file (default %(default)s, '
+                      'at most 10).')
+  parser.add_argument('--data_dir', help='CIFAR-10 models: the data set '
+                      'folder whose batches.meta.txt names the classes '
+                      "(default: CIFAR-10's names).")
+  return parser
+
+
+def run(argv=None):
+  """Parses flags, restores the model and prints a line per image.
+
+  Exits with status 1 when a file could not be classified (the others are
+  still printed).
+
+  Args:
+    argv: arguments without the program name; default sys.argv[1:].
+  """
+  parser = _parser()
+  flags = parse_flags(parser, argv)
+  if flags.checkpoint_dir is None and flags.model is None:
+    parser.error('give --checkpoint_dir, or --model to use its trainer\'s '
+                 'default folder')
+  tf.get_logger().setLevel('ERROR')
+  checkpoint_dir = (flags.checkpoint_dir or
+                    trained_models.DEFAULT_DIRS[flags.model])
+  try:
+    files = find_images(flags.paths)
+    try:
+      trained_models.latest_checkpoint(checkpoint_dir)
+    except ValueError as e:
+      raise ValueError('%s: train a model first (mnist_deep, '
+                       'fully_connected_feed or cifar10_train) or point '
+                       '--checkpoint_dir at its folder' % e) from None
+    model = trained_models.load_model(checkpoint_dir, flags.model)
+    names = class_names(model.name, flags.data_dir)
+  except ValueError as e:
+    sys.exit('%s: error: %s' % (PROG, e))
+  print('%s: %s model from %s' % (PROG, model.name, model.checkpoint),
+        file=sys.stderr)
+  failed = 0
+  for path, top, note in classify(model, files, min(flags.top_k, 10), names):
+    if top is None:
+      failed += 1
+      print('%s: error: %s' % (PROG, note), file=sys.stderr)
+    else:
+      print(format_line(path, top, note))
+  model.close()
+  if failed:
+    sys.exit('%s: error: %d of %d files could not be classified' % (
+        PROG, failed, len(files)))
+
+
+if __name__ == '__main__':
+  run()

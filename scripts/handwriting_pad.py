@@ -1,0 +1,392 @@
+"""The handwriting pad: draw a digit in the browser, a trained model reads it.
+
+The MNIST lab of the course: train a model, then write digits for it with
+the mouse, a pen or a finger and watch its ten class probabilities change as
+you draw. This program serves the page on your own machine (nothing is
+fetched from the network) and answers the page's POST /predict requests
+with a restored MNIST checkpoint:
+
+  mnist_deep --max_steps 2000                # or fully_connected_feed
+  python scripts/handwriting_pad.py          # then open the URL it prints
+  python scripts/handwriting_pad.py --model fully_connected_feed --port 8001
+
+The drawing is prepared the way the MNIST digits were: the ink's bounding
+box is scaled to fit 20x20 pixels keeping its aspect ratio (averaging areas,
+so edges get grey levels), and the digit is placed in a 28x28 field with its
+centre of mass in the middle. The page shows that 28x28 image too.
+
+Library use (scripts/classify_images.py shares mnist_preprocess):
+
+ image = mnist_preprocess(gray)         # any size, ink high -> [28, 28]
+ pixels = parse_pixels(json_request)    # checks a POST /predict body
+ model = trained_models.load_model(log_dir, 'mnist_deep')
+ server = make_server(model, host, port); server.serve_forever()
+
+The API: POST /predict with {"pixels": [[...], ...]} (rows of ink values
+0-255, at most 256x256, body at most 1 MiB) answers {"probabilities": [10
+floats], "prediction": digit, "empty": bool, "image": the 28x28 input};
+bad requests get a 4xx status and {"error": reason}.
+"""
+
+import argparse
+import http.server
+import json
+import os
+import signal
+import sys
+import urllib.parse
+
+if __name__ == '__main__' and not __package__:
+  # Run as `python handwriting_pad.py`: put the repo root first on sys.path
+  # instead of this folder, so the mnist package and scripts/ import.
+  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
+
+import numpy as np
+import tensorflow as tf
+
+from mnist import parse_flags
+from scripts import handwriting_pad_page
+from scripts import trained_models
+
+PROG = 'handwriting_pad'
+MODELS = trained_models.MNIST_MODELS  # What --model may name.
+TRAIN_COMMANDS = {  # How to make a checkpoint, and what it costs.
+    'mnist_deep': ('mnist_deep --max_steps 2000',
+                   'minutes on 2 CPU cores, about 97-98%'),
+    'fully_connected_feed': ('fully_connected_feed',
+                             'under a minute, about 90%'),
+}
+FIELD = 28  # MNIST images are 28x28 ...
+BOX = 20  # ... with the digit scaled to fit 20x20 in the middle.
+INK_THRESHOLD = 0.2  # Share of the strongest ink that sets the box.
+MAX_SIDE = 256  # Largest accepted side of a posted image, in pixels.
+MAX_BODY_BYTES = 1 << 20  # Largest accepted request body (1 MiB).
+SOCKET_TIMEOUT = 30  # Seconds a client may stall before its thread is freed.
+
+
+def _area_matrix(n_out, n_in):
+  """[n_out, n_in] weights that resample a line by averaging areas.
+
+  Output pixel i covers [i, i + 1) * n_in / n_out of the input line; its
+  value is the mean of the input over that span, each input pixel weighted
+  by how much of it lies inside. Rows sum to 1.
+  """
+  edges = np.arange(n_out + 1) * (n_in / n_out)
+  lo, hi = edges[:-1, None], edges[1:, None]
+  j = np.arange(n_in)[None, :]
+  overlap = np.clip(np.minimum(hi, j + 1) - np.maximum(lo, j), 0, None)
+  return overlap / (n_in / n_out)
+
+
+def mnist_preprocess(gray, threshold=INK_THRESHOLD):
+  """Makes an MNIST-style 28x28 digit out of a grey image with ink high.
+
+  As LeCun, Cortes and Burges made MNIST: the ink's bounding box is scaled
+  to fit 20x20 keeping its aspect ratio, by averaging areas (so the edges
+  get grey levels, as in MNIST, not the jagged ones of nearest-neighbour
+  sampling), then placed in a 28x28 field so that its centre of mass is at
+  pixel (14, 14), as closely as whole-pixel shifts allow, and the box stays
+  inside the field.
+
+  Args:
+    gray: 2-D array of any size and scale, ink high, background 0.
+    threshold: pixels at least this share of the brightest one set the
+      bounding box; fainter ones outside it are dropped.
+
+  Returns:
+    float32 [28, 28] in [0, 1] (the brightest pixel is 1); all zeros when
+    there is no ink.
+
+  Raises:
+    ValueError: gray is not a 2-D array of finite numbers.
+  """
+  gray = np.asarray(gray, dtype=np.float64)
+  if gray.ndim != 2 or not gray.size or not np.all(np.isfinite(gray)):
+    raise ValueError('mnist_preprocess needs a non-empty 2-D array of finite '
+                     'numbers, not shape %s' % (gray.shape,))
+  field = np.zeros((FIELD, FIELD), np.float32)
+  peak = gray.max()
+  if peak <= 0:
+    return field
+  gray = np.clip(gray / peak, 0.0, 1.0)
+  ink = gray >= threshold
+  rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+  crop = gray[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+  height, width = crop.shape
+  scale = BOX / max(height, width)
+  new_h = min(BOX, max(1, int(round(height * scale))))
+  new_w = min(BOX, max(1, int(round(width * scale))))
+  small = _area_matrix(new_h, height) @ crop @ _area_matrix(new_w, width).T
+  # Thin strokes average down to faint grey; MNIST's strokes have saturated
+  # cores, so give the digit full contrast again.
+  small /= small.max()
+  mass = small.sum()
+  centre_y = (small.sum(axis=1) @ np.arange(new_h)) / mass
+  centre_x = (small.sum(axis=0) @ np.arange(new_w)) / mass
+  centre = FIELD // 2
+  top = min(max(int(np.floor(centre - centre_y + 0.5)), 0), FIELD - new_h)
+  left = min(max(int(np.floor(centre - centre_x + 0.5)), 0), FIELD - new_w)
+  field[top:top + new_h, left:left + new_w] = small
+  return field
+
+
+def parse_pixels(request):
+  """Checks a /predict request and returns its pixels.
+
+  Args:
+    request: the decoded JSON: {"pixels": [[...], ...]}, rows of numbers
+      from 0 (background) to 255 (ink), at most MAX_SIDE a side.
+
+  Returns:
+    float64 array [rows, cols].
+
+  Raises:
+    ValueError: anything else, with the reason.
+  """
+  rows = request.get('pixels') if isinstance(request, dict) else None
+  if not isinstance(rows, list) or not rows:
+    raise ValueError('expected a JSON object {"pixels": [[...], ...]}, a '
+                     'list of rows of numbers from 0 to 255')
+  if len(rows) > MAX_SIDE or any(not isinstance(r, list) or
+                                 not 0 < len(r) <= MAX_SIDE for r in rows):
+    raise ValueError('pixels must be a list of 1 to %d rows, each a list of '
+                     '1 to %d numbers' % (MAX_SIDE, MAX_SIDE))
+  try:
+    pixels = np.array(rows)
+  except ValueError:  # NumPy refuses rows of different lengths.
+    pixels = None
+  if pixels is None or pixels.ndim != 2:
+    raise ValueError('pixels must be rows of equal length, of plain numbers')
+  # Strings, booleans and nulls give other kinds of array.
+  if pixels.dtype.kind not in 'iuf':
+    raise ValueError('pixels must hold only numbers')
+  pixels = pixels.astype(np.float64)
+  if not np.all(np.isfinite(pixels)) or pixels.min() < 0 or pixels.max() > 255:
+    raise ValueError('pixels must be numbers from 0 to 255')
+  return pixels
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+  """GET / (the page) and POST /predict; everything else is a 4xx."""
+
+  server_version = 'handwriting_pad/1.0'
+  timeout = SOCKET_TIMEOUT
+
+  def _send(self, status, body, content_type, headers=()):
+    self.send_response(status)
+    self.send_header('Content-Type', content_type)
+    self.send_header('Content-Length', str(len(body)))
+    self.send_header('Cache-Control', 'no-store')
+    for key, value in headers:
+      self.send_header(key, value)
+    self.end_headers()
+    if self.command != 'HEAD':
+      self.wfile.write(body)
+
+  def _json(self, status, obj, headers=()):
+    self._send(status, json.dumps(obj).encode('utf-8'), 'application/json',
+               headers)
+
+  def _error(self, status, message):
+    allow = {'/': 'GET, HEAD', '/predict': 'POST'}.get(self._path())
+    self._json(status, {'error': message},
+               [('Allow', allow)] if status == 405 else ())
+
+  def _path(self):
+    return urllib.parse.urlsplit(self.path).path
+
+  def do_GET(self):  # noqa: N802 (the http.server API)
+    if self._path() == '/':
+      self._send(200, self.server.page, 'text/html; charset=utf-8', [(
+          'Content-Security-Policy',
+          handwriting_pad_page.CONTENT_SECURITY_POLICY)])
+    elif self._path() == '/predict':
+      self._error(405, 'POST the pixels to /predict')
+    else:
+      self._error(404, 'no such page: %s' % self._path())
+
+  do_HEAD = do_GET
+
+  def _not_allowed(self):
+    if self._path() in ('/', '/predict'):
+      self._error(405, '%s is not allowed on %s' % (self.command,
+                                                    self._path()))
+    else:
+      self._error(404, 'no such page: %s' % self._path())
+
+  def __getattr__(self, name):
+    # Every other method (PUT, DELETE, TRACE, made-up ones) gets a 405 here
+    # (404 off the two pages), not http.server's 501 Unsupported method.
+    if name.startswith('do_'):
+      return self._not_allowed
+    raise AttributeError(name)
+
+  def _read_body(self):
+    """The request body, or None once an error was answered."""
+    length = self.headers.get('Content-Length')
+    if length is None:
+      self._error(411, 'a Content-Length header is required')
+      return None
+    if not length.strip().isdigit():
+      self._error(400, 'bad Content-Length: %r' % length)
+      return None
+    if int(length) > MAX_BODY_BYTES:
+      # The body stays unread, so the connection cannot be reused.
+      self.close_connection = True
+      self._error(413, 'body of %s bytes is over the limit of %d' % (
+          length, MAX_BODY_BYTES))
+      return None
+    body = self.rfile.read(int(length))
+    if len(body) < int(length):
+      self._error(400, 'the body ended after %d of %s bytes' % (len(body),
+                                                               length))
+      return None
+    return body
+
+  def do_POST(self):  # noqa: N802
+    if self._path() != '/predict':
+      self._not_allowed()
+      return
+    body = self._read_body()
+    if body is None:
+      return
+    try:
+      pixels = parse_pixels(json.loads(body))
+    except ValueError as e:  # JSONDecodeError and UnicodeDecodeError too.
+      self._error(400, str(e))
+      return
+    except RecursionError:  # '[[[[...' nested thousands deep.
+      self._error(400, 'the JSON is nested too deeply')
+      return
+    image = mnist_preprocess(pixels)
+    try:
+      probabilities = self.server.model.predict(image.reshape(1, -1))[0]
+    except tf.errors.OpError as e:
+      self._error(500, 'the model failed: %s' % e.message.split('\n')[0])
+      return
+    self._json(200, {
+        'probabilities': [float(p) for p in probabilities],
+        'prediction': int(np.argmax(probabilities)),
+        'empty': not image.any(),
+        'image': np.round(image, 3).tolist(),
+    })
+
+  def log_message(self, *args):
+    del args  # The page asks several times a second while you draw.
+
+
+class _Server(http.server.ThreadingHTTPServer):
+  """One thread per request, so a stalled client delays no one else."""
+
+  daemon_threads = True  # Ctrl-C need not wait for open connections.
+
+  def handle_error(self, request, client_address):
+    # A client that leaves before its answer is written (a closed tab) is
+    # not worth a traceback.
+    if not isinstance(sys.exc_info()[1], ConnectionError):
+      super().handle_error(request, client_address)
+
+
+def make_server(model, host='127.0.0.1', port=8000):
+  """An HTTP server for the pad, bound but not yet serving.
+
+  Args:
+    model: a Model of an MNIST checkpoint (from load_mnist_model).
+    host: the address to listen on; 127.0.0.1 keeps it to this machine.
+    port: the TCP port; 0 picks a free one (see server.server_address).
+
+  Returns:
+    An http.server.ThreadingHTTPServer; call serve_forever(), and shutdown()
+    and server_close() to stop it.
+
+  Raises:
+    OSError: the address cannot be bound (say, the port is taken).
+  """
+  server = _Server((host, port), _Handler)
+  server.model = model
+  server.page = handwriting_pad_page.render(
+      model.name, os.path.basename(model.checkpoint), model.step)
+  return server
+
+
+def _interrupt(signum, frame):
+  del signum, frame  # Unused.
+  raise KeyboardInterrupt
+
+
+def _port(text):
+  try:
+    value = int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError('invalid port: %r' % text) from None
+  if not 0 <= value <= 65535:
+    raise argparse.ArgumentTypeError('port must be 0-65535, not %d' % value)
+  return value
+
+
+def _parser():
+  parser = argparse.ArgumentParser(
+      prog=PROG, allow_abbrev=False,
+      description='Draw digits in the browser for a trained MNIST model.')
+  parser.add_argument('--model', choices=MODELS, default='mnist_deep',
+                      help='Which trainer made the checkpoint (default '
+                      '%(default)s); it picks the default --log_dir.')
+  parser.add_argument('--log_dir', help='Folder of the checkpoints (the '
+                      "trainer's --log_dir). Default: %s for mnist_deep, %s "
+                      'for fully_connected_feed.' % (
+                          trained_models.DEFAULT_DIRS['mnist_deep'],
+                          trained_models.DEFAULT_DIRS['fully_connected_feed']))
+  parser.add_argument('--host', default='127.0.0.1', help='Address to '
+                      'listen on (default %(default)s: this machine only; '
+                      '0.0.0.0 lets a phone on your network draw).')
+  parser.add_argument('--port', type=_port, default=8000,
+                      help='Port (default %(default)s; 0 picks a free one).')
+  return parser
+
+
+def run(argv=None):
+  """Parses flags, restores the model and serves the pad until Ctrl-C.
+
+  Args:
+    argv: arguments without the program name; default sys.argv[1:].
+  """
+  flags = parse_flags(_parser(), argv)
+  tf.get_logger().setLevel('ERROR')
+  log_dir = flags.log_dir or trained_models.DEFAULT_DIRS[flags.model]
+  try:
+    trained_models.latest_checkpoint(log_dir)
+  except ValueError:
+    command, cost = TRAIN_COMMANDS[flags.model]
+    if flags.log_dir:
+      command += ' --log_dir ' + log_dir
+    sys.exit('%s: error: no %s checkpoint in %s: train one first with `%s` '
+             '(%s), then start the pad again' % (PROG, flags.model, log_dir,
+                                                 command, cost))
+  try:
+    model = trained_models.load_model(log_dir, flags.model)
+  except ValueError as e:
+    sys.exit('%s: error: %s' % (PROG, e))
+  try:
+    server = make_server(model, flags.host, flags.port)
+  except OSError as e:
+    sys.exit('%s: error: cannot listen on %s port %d: %s' % (
+        PROG, flags.host, flags.port, e.strerror or e))
+  host, port = server.server_address[:2]
+  print('Serving the handwriting pad for %s (%s) on http://%s:%d/ - press '
+        'Ctrl-C to stop.' % (model.name, model.checkpoint,
+                             '127.0.0.1' if host == '0.0.0.0' else host,
+                             port), flush=True)
+  # `kill` (SIGTERM) stops it as cleanly as Ctrl-C.
+  signal.signal(signal.SIGTERM, _interrupt)
+  try:
+    server.serve_forever()
+  except KeyboardInterrupt:
+    print('Stopped.')
+  finally:
+    server.server_close()
+    model.close()
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,349 @@
+"""Tests of scripts/handwriting_pad.py: mnist_preprocess against NumPy, the
+HTTP API on a real local server (good and bad requests) and the program as a
+subprocess. The page in a real browser: test_handwriting_pad_browser.py."""
+
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import REPO, program_env, run_program
+
+import testdata
+from mnist import fully_connected_feed, input_data
+from scripts import handwriting_pad as hp
+from scripts import trained_models
+
+
+def _com(image):
+  total = image.sum()
+  return (np.arange(image.shape[0]) @ image.sum(axis=1) / total,
+          np.arange(image.shape[1]) @ image.sum(axis=0) / total)
+
+
+def _box(image):
+  rows, cols = np.flatnonzero(image.any(1)), np.flatnonzero(image.any(0))
+  return rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+
+
+def _stroke(shape, points, width):
+  """Binary ink within width/2 of the polyline through points (x, y)."""
+  y, x = np.mgrid[:shape[0], :shape[1]] + 0.5
+  ink = np.zeros(shape, bool)
+  for (x0, y0), (x1, y1) in zip(points[:-1], points[1:], strict=True):
+    dx, dy = x1 - x0, y1 - y0
+    t = np.clip(((x - x0) * dx + (y - y0) * dy) / max(dx * dx + dy * dy,
+                                                      1e-9), 0, 1)
+    ink |= np.hypot(x - x0 - t * dx, y - y0 - t * dy) <= width / 2
+  return ink.astype(np.float64)
+
+
+SEVEN = [(40, 40), (160, 40), (80, 190)]
+STROKES = {  # Shapes of digits on a 200x200 canvas, some off-centre.
+    'seven': SEVEN,
+    'one_in_corner': [(20, 10), (22, 80)],
+    'curve': [(150, 120), (180, 140), (190, 170), (170, 195), (130, 190)],
+    'zero': [(100 + 40 * np.sin(a), 100 + 70 * np.cos(a))
+             for a in np.linspace(0, 2 * np.pi, 25)],
+}
+
+
+@pytest.mark.parametrize('shape, expected', [
+    ((200, 10), (20, 1)),    # a tall thin stroke: 20 high
+    ((100, 50), (20, 10)),
+    ((30, 120), (5, 20)),
+    ((7, 7), (20, 20)),      # small ones are enlarged
+])
+def test_bounding_box_fits_20x20_keeping_aspect(shape, expected):
+  gray = np.zeros((300, 300))
+  gray[60:60 + shape[0], 90:90 + shape[1]] = 0.7
+  out = hp.mnist_preprocess(gray)
+  assert out.shape == (28, 28) and out.dtype == np.float32
+  assert _box(out) == expected
+  assert out.max() == 1.0
+
+
+def test_area_averaging_against_numpy():
+  rng = np.random.RandomState(0)
+  gray = rng.rand(30, 30)
+  gray[0, 0] = gray[-1, -1] = 1.0  # The bounding box is the whole image.
+  # 30 -> 20 pixels: output pixel i averages input span [1.5 i, 1.5 i + 1.5);
+  # doubling each pixel and averaging blocks of 3 computes the same.
+  expected = np.kron(gray, np.ones((2, 2))).reshape(20, 3, 20, 3).mean((1, 3))
+  expected /= expected.max()
+  out = hp.mnist_preprocess(gray, threshold=0.0)
+  top, left = [int(np.floor(14 - c + 0.5)) for c in _com(expected)]
+  np.testing.assert_allclose(out[top:top + 20, left:left + 20], expected,
+                             atol=1e-6)
+  assert out.sum() == pytest.approx(expected.sum(), rel=1e-6)
+
+
+@pytest.mark.parametrize('name', sorted(STROKES))
+def test_centre_of_mass_in_the_middle_and_grey_edges(name):
+  gray = _stroke((200, 200), STROKES[name], 12)
+  out = hp.mnist_preprocess(gray)
+  centre_y, centre_x = _com(out)
+  assert abs(centre_y - 14) <= 0.5 and abs(centre_x - 14) <= 0.5
+  assert max(_box(out)) == 20
+  # Binary strokes come out with anti-aliased edges, as MNIST's.
+  assert np.sum((out > 0.05) & (out < 0.95)) >= 10
+
+
+def test_size_and_place_of_the_drawing_do_not_matter():
+  small = _stroke((400, 400), [(x / 3 + 10, y / 3 + 250) for x, y in SEVEN],
+                  4)
+  large = _stroke((200, 200), SEVEN, 12)
+  diff = np.abs(hp.mnist_preprocess(small) - hp.mnist_preprocess(large))
+  assert diff.mean() < 0.03
+
+
+def test_empty_canvas_and_bad_input():
+  assert not hp.mnist_preprocess(np.zeros((70, 70))).any()
+  assert hp.mnist_preprocess(np.zeros((70, 70))).shape == (28, 28)
+  for bad in (np.zeros(5), np.zeros((2, 2, 2)), np.zeros((0, 3)),
+              [[0.0, np.nan]]):
+    with pytest.raises(ValueError, match='2-D array of finite'):
+      hp.mnist_preprocess(bad)
+
+
+def test_real_mnist_digits_stay_as_they_are(shared_data):
+  with open(os.path.join(shared_data, 'mnist', input_data.TEST_IMAGES),
+            'rb') as f:
+    digits = input_data.extract_images(f)[:200, :, :, 0] / 255.0
+  out = np.stack([hp.mnist_preprocess(d) for d in digits])
+  assert np.abs(out - digits).mean() < 0.02
+  centres = np.array([_com(d) for d in out])
+  assert np.all(np.abs(centres - 14) <= 0.5)
+
+
+@pytest.mark.parametrize('request_json, message', [
+    ([[0, 1]], 'expected a JSON object'),
+    ({'pixels': []}, 'expected a JSON object'),
+    ({'pixels': [[0, 1], [2]]}, 'equal length'),
+    ({'pixels': [[[0]]]}, 'equal length'),
+    ({'pixels': [0, 1]}, 'list of 1 to 256 rows'),
+    ({'pixels': [[0] * 257]}, 'list of 1 to 256 rows'),
+    ({'pixels': [['1', 2]]}, 'only numbers'),
+    ({'pixels': [[True]]}, 'only numbers'),
+    ({'pixels': [[None]]}, 'only numbers'),
+    ({'pixels': [[256]]}, 'from 0 to 255'),
+    ({'pixels': [[-1]]}, 'from 0 to 255'),
+])
+def test_parse_pixels_rejects(request_json, message):
+  with pytest.raises(ValueError, match=message):
+    hp.parse_pixels(request_json)
+
+
+@pytest.fixture(scope='module')
+def fc_log_dir(tmp_path_factory):
+  """A tiny fully_connected_feed checkpoint with hidden sizes 13 and 7."""
+  data = str(tmp_path_factory.mktemp('mnist'))
+  testdata.make_mnist_dir(data, n_train=300, n_test=20)
+  log_dir = str(tmp_path_factory.mktemp('fc_logs'))
+  fully_connected_feed.run_training(
+      None, log_dir, max_steps=20, hidden1=13, hidden2=7, batch_size=10,
+      data_sets=input_data.read_data_sets(data, validation_size=100))
+  return log_dir
+
+
+@contextlib.contextmanager
+def _serving(model):
+  server = hp.make_server(model, '127.0.0.1', 0)
+  thread = threading.Thread(target=server.serve_forever, daemon=True)
+  thread.start()
+  try:
+    yield server.server_address[1]
+  finally:
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope='module')
+def fc_server(fc_log_dir):
+  model = trained_models.load_model(fc_log_dir, 'fully_connected_feed')
+  with _serving(model) as port:
+    yield port, model
+  model.close()
+
+
+def _ask(port, method, path, body=None, headers=None):
+  conn = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
+  try:
+    conn.request(method, path, body=body, headers=headers or {})
+    response = conn.getresponse()
+    return response.status, dict(response.getheaders()), response.read()
+  finally:
+    conn.close()
+
+
+def _raw(port, data):
+  """Sends raw bytes and returns the status code of the answer."""
+  with socket.create_connection(('127.0.0.1', port), timeout=30) as s:
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    return int(s.makefile('rb').read().split(b' ', 2)[1])
+
+
+def _numpy_fc(log_dir, image):
+  """fully_connected_feed's probabilities computed in NumPy from the weights."""
+  ckpt = tf.train.latest_checkpoint(log_dir)
+  h = image.reshape(1, -1)
+  for layer in ('hidden1', 'hidden2', 'softmax_linear'):
+    h = (h @ tf.train.load_variable(ckpt, layer + '/weights')
+         + tf.train.load_variable(ckpt, layer + '/biases'))
+    h = np.maximum(h, 0) if layer != 'softmax_linear' else h
+  e = np.exp(h[0] - h[0].max())
+  return e / e.sum()
+
+
+def test_predict_returns_the_models_probabilities(fc_server, fc_log_dir):
+  port, model = fc_server
+  assert model.name == 'fully_connected_feed' and model.step == 20
+  pixels = (_stroke((70, 70), [(20, 15), (50, 15), (30, 60)], 5) * 255)
+  status, headers, body = _ask(port, 'POST', '/predict', json.dumps(
+      {'pixels': pixels.astype(int).tolist()}))
+  assert status == 200 and headers['Content-Type'] == 'application/json'
+  answer = json.loads(body)
+  image = hp.mnist_preprocess(pixels)
+  np.testing.assert_allclose(answer['image'], image, atol=5e-4)
+  probabilities = np.array(answer['probabilities'])
+  assert probabilities.shape == (10,) and probabilities.sum() == (
+      pytest.approx(1.0, abs=1e-5))
+  np.testing.assert_allclose(probabilities, _numpy_fc(fc_log_dir, image),
+                             atol=1e-5)
+  assert answer['prediction'] == int(np.argmax(probabilities))
+  assert answer['empty'] is False
+  _, _, body = _ask(port, 'POST', '/predict', json.dumps(
+      {'pixels': [[0] * 70] * 70}))
+  assert json.loads(body)['empty'] is True
+
+
+def test_the_page_is_self_contained(fc_server):
+  port, _ = fc_server
+  status, headers, body = _ask(port, 'GET', '/')
+  page = body.decode('utf-8')
+  assert status == 200 and headers['Content-Type'].startswith('text/html')
+  assert "default-src 'self'" in headers['Content-Security-Policy']
+  assert '<canvas id="pad"' in page and 'pointermove' in page
+  assert 'fully_connected_feed, model.ckpt-20 (step 20)' in page
+  assert '://' not in page  # No CDN, no network.
+  status, headers, body = _ask(port, 'HEAD', '/')
+  assert status == 200 and body == b''
+
+
+def test_bad_requests_get_4xx_and_the_server_stays_up(fc_server):
+  port, _ = fc_server
+  good = json.dumps({'pixels': [[0, 255, 0]] * 3})
+  cases = [
+      (('POST', '/predict', '{"pixels": [[1, 2], [3]]}'), 400),
+      (('POST', '/predict', json.dumps({'pixels': [[1] * 300] * 2})), 400),
+      (('POST', '/predict', '{"pixels": [[1, 2'), 400),
+      (('POST', '/predict', b'\xff\xfe\x00'), 400),
+      (('POST', '/predict', '[' * 100000 + ']' * 100000), 400),
+      (('PUT', '/predict', good), 405),
+      (('DELETE', '/predict'), 405),
+      (('DELETE', '/'), 405),
+      (('TRACE', '/predict'), 405),
+      (('GET', '/predict'), 405),
+      (('GET', '/nowhere'), 404),
+      (('POST', '/nowhere', good), 404),
+      (('PUT', '/nowhere', good), 404),
+  ]
+  for args, status in cases:
+    got, headers, body = _ask(port, *args)
+    assert got == status, args
+    assert 'error' in json.loads(body)
+    if status == 405:
+      assert headers['Allow'] in ('POST', 'GET, HEAD')
+  # A huge body is refused from its Content-Length, before it is read (so
+  # none is sent here: closing a socket with unread data resets it).
+  assert _raw(port, b'POST /predict HTTP/1.1\r\nContent-Length: %d\r\n\r\n'
+              % (hp.MAX_BODY_BYTES + 1)) == 413
+  assert _raw(port, b'POST /predict HTTP/1.1\r\n\r\n') == 411
+  assert _raw(port, b'POST /predict HTTP/1.1\r\nContent-Length: x\r\n\r\n'
+              ) == 400
+  # The body ends before its announced length.
+  assert _raw(port, b'POST /predict HTTP/1.1\r\nContent-Length: 100\r\n\r\n'
+              b'{"pixels"') == 400
+  # A client that stalls mid-request holds only its own thread.
+  with socket.create_connection(('127.0.0.1', port)) as stalled:
+    stalled.sendall(b'POST /predict HTTP/1.1\r\nContent-Le')
+    status, _, body = _ask(port, 'POST', '/predict', good)
+  assert status == 200 and len(json.loads(body)['probabilities']) == 10
+
+
+def _start(args, cwd=REPO):
+  return subprocess.Popen([sys.executable] + args, cwd=cwd,
+                          env=program_env(), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True,
+                          stdin=subprocess.DEVNULL)
+
+
+def test_program_serves_until_terminated(fc_log_dir):
+  proc = _start(['scripts/handwriting_pad.py', '--model',
+                 'fully_connected_feed', '--log_dir', fc_log_dir,
+                 '--port', '0'])
+  try:
+    line = proc.stdout.readline()
+    assert line.startswith('Serving the handwriting pad for '
+                           'fully_connected_feed (%s' % fc_log_dir), line
+    port = int(line.split('http://127.0.0.1:')[1].split('/')[0])
+    assert _ask(port, 'GET', '/')[0] == 200
+    status, _, body = _ask(port, 'POST', '/predict', json.dumps(
+        {'pixels': [[0, 9, 0]] * 5}))
+    assert status == 200 and len(json.loads(body)['probabilities']) == 10
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and out == 'Stopped.\n', err
+  finally:
+    proc.kill()
+    proc.wait()
+
+
+@pytest.mark.parametrize('how', ['path', 'folder', 'module'])
+def test_no_checkpoint_says_how_to_train_one(tmp_path, how):
+  empty = str(tmp_path)
+  args, cwd = {'path': (['scripts/handwriting_pad.py'], REPO),
+               'folder': (['handwriting_pad.py'], os.path.join(REPO,
+                                                                'scripts')),
+               'module': (['-m', 'scripts.handwriting_pad'], REPO)}[how]
+  proc = run_program(args + ['--log_dir', empty], cwd=cwd, check=False)
+  assert proc.returncode == 1 and proc.stdout == ''
+  assert proc.stderr.strip().split('\n')[-1] == (
+      'handwriting_pad: error: no mnist_deep checkpoint in %s: train one '
+      'first with `mnist_deep --max_steps 2000 --log_dir %s` (minutes on 2 '
+      'CPU cores, about 97-98%%), then start the pad again' % (empty, empty))
+  assert 'Traceback' not in proc.stderr
+
+
+def test_wrong_model(fc_log_dir):
+  proc = run_program(['scripts/handwriting_pad.py', '--log_dir', fc_log_dir],
+                     check=False)
+  assert proc.returncode == 1 and proc.stderr.strip().split('\n')[-1] == (
+      'handwriting_pad: error: %s holds a fully_connected_feed model, not '
+      'mnist_deep' % tf.train.latest_checkpoint(fc_log_dir))
+
+
+def test_bad_flag_and_taken_port_in_process(fc_log_dir, capsys):
+  with pytest.raises(SystemExit) as e:
+    hp.run(['--prot', '80'])
+  assert e.value.code == 2
+  assert 'did you mean --port?' in capsys.readouterr().err
+  with socket.socket() as taken:
+    taken.bind(('127.0.0.1', 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    with pytest.raises(SystemExit) as e:
+      hp.run(['--model', 'fully_connected_feed', '--log_dir', fc_log_dir,
+              '--port', str(port)])
+  assert e.value.code == ('handwriting_pad: error: cannot listen on '
+                          '127.0.0.1 port %d: Address already in use' % port)
