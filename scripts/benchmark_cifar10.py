@@ -4,6 +4,7 @@ Not a test: it reports numbers, for the README's table.
 
   python scripts/benchmark_cifar10.py                      # speed
   python scripts/benchmark_cifar10.py --accuracy_steps 1000,10000
+  python scripts/benchmark_cifar10.py --model cifar10,vgg16 --skip_programs
 
 Speed, in one run so that the ratios share the machine's state:
   (a) the model alone on in-memory tensors (the compute-bound ceiling);
@@ -12,6 +13,7 @@ Speed, in one run so that the ratios share the machine's state:
   (c) seconds to evaluate 10,000 test images (cifar10_eval.evaluate on a
       checkpoint of (b), graph already built, TensorFlow already imported),
       and the whole `cifar10_eval --run_once` process.
+Each is measured for each --model in turn (--skip_programs: (a) only).
 Accuracy (--accuracy_steps): cifar10_train to each step count in turn
 (resuming in --work_dir, so a long run can span several sittings), then
 cifar10_eval --run_once, printing the precision.
@@ -48,7 +50,7 @@ def _run(args, env=None):
   return out, time.time() - start, usage.ru_maxrss / 1024.0
 
 
-def model_only_rate(batch_size, steps, warmup=10):
+def model_only_rate(batch_size, steps, warmup=10, model='cifar10'):
   """Examples/sec of inference+loss+train on a fixed in-memory batch."""
   import numpy as np
   import tensorflow as tf
@@ -59,7 +61,7 @@ def model_only_rate(batch_size, steps, warmup=10):
     images = tf.constant(rng.randn(batch_size, 24, 24, 3).astype(np.float32))
     labels = tf.constant(rng.randint(0, 10, batch_size).astype(np.int32))
     global_step = tf1.train.get_or_create_global_step()
-    loss = cifar10.loss(cifar10.inference(images), labels)
+    loss = cifar10.loss(cifar10.inference(images, model), labels)
     train_op = cifar10.train(loss, global_step, batch_size)
     with tf1.Session() as sess:
       sess.run(tf1.global_variables_initializer())
@@ -71,13 +73,14 @@ def model_only_rate(batch_size, steps, warmup=10):
       return steps * batch_size / (time.time() - start)
 
 
-def train_rate(data_dir, train_dir, pipeline, batch_size, steps):
+def train_rate(data_dir, train_dir, pipeline, batch_size, steps,
+               model='cifar10'):
   """Median examples/sec of cifar10_train's log lines after warm-up."""
   out, seconds, rss = _run([
       '-m', 'cifar10.cifar10_train', '--data_dir', data_dir,
       '--train_dir', train_dir, '--fresh', '--max_steps', str(steps),
       '--batch_size', str(batch_size), '--input_pipeline', pipeline,
-      '--log_frequency', '10'])
+      '--log_frequency', '10', '--model', model])
   rates = [float(r) for s, r in RATE.findall(out) if int(s) >= 30]
   if not rates:
     sys.exit('no rate lines in cifar10_train output:\n' + out)
@@ -100,21 +103,44 @@ def eval_seconds(data_dir, train_dir, eval_dir, num_examples):
   return in_process, whole, precision
 
 
-def accuracy(data_dir, work_dir, steps_list):
+def accuracy(data_dir, work_dir, steps_list, model='cifar10'):
   """Trains to each step count in turn and evaluates; prints each result."""
-  train_dir = os.path.join(work_dir, 'accuracy_train')
+  train_dir = os.path.join(work_dir, 'accuracy_train_' + model)
   for steps in steps_list:
     start = time.time()
     _run(['-m', 'cifar10.cifar10_train', '--data_dir', data_dir,
           '--train_dir', train_dir, '--max_steps', str(steps),
-          '--log_frequency', '1000'])
+          '--log_frequency', '1000', '--model', model])
     trained = time.time() - start
     out, _, _ = _run(['-m', 'cifar10.cifar10_eval', '--data_dir', data_dir,
                       '--checkpoint_dir', train_dir, '--run_once',
-                      '--eval_dir', os.path.join(work_dir, 'accuracy_eval')])
-    print('| %d | %s | %.0f s (this sitting) |' % (
-        steps, re.search(r'precision @ 1 = [\d.]+', out).group(0), trained))
+                      '--eval_dir', os.path.join(work_dir,
+                                                 'accuracy_eval_' + model)])
+    precision = re.search(r'precision @ 1 = [\d.]+', out).group(0)
+    print('| %s | %d | %s | %.0f s (this sitting) |' % (
+        model, steps, precision, trained))
     sys.stdout.flush()
+
+
+def speed(args, model):
+  """Prints the speed rows of one model."""
+  ceiling = model_only_rate(args.batch_size, args.steps // 2, model=model)
+  print('| (a) %s on in-memory tensors | %.0f | 1.00 | | |' % (model, ceiling))
+  sys.stdout.flush()
+  if args.skip_programs:
+    return
+  train_dir = os.path.join(args.work_dir, 'speed_train_' + model)
+  for pipeline in args.pipelines.split(','):
+    rate, seconds, rss = train_rate(args.data_dir, train_dir, pipeline,
+                                    args.batch_size, args.steps, model)
+    print('| (b) %s cifar10_train, %s pipeline | %.0f | %.2f | %.0f | '
+          '%.0f MiB |' % (model, pipeline, rate, rate / ceiling, seconds, rss))
+    sys.stdout.flush()
+  in_process, whole, _ = eval_seconds(
+      args.data_dir, train_dir,
+      os.path.join(args.work_dir, 'speed_eval_' + model), 10000)
+  print('| (c) %s evaluate 10,000 test images | %.0f | | %.1f (whole '
+        'program %.1f) | |' % (model, 10000 / in_process, in_process, whole))
 
 
 def main():
@@ -131,6 +157,11 @@ def main():
   parser.add_argument('--accuracy_steps', default='',
                       help='Comma-separated step counts for accuracy runs.')
   parser.add_argument('--skip_speed', action='store_true')
+  parser.add_argument('--model', default='cifar10',
+                      help='Comma-separated models to measure: cifar10 '
+                           '(the tutorial\'s), vgg16.')
+  parser.add_argument('--skip_programs', action='store_true',
+                      help='Speed: measure only (a), not the programs.')
   args = parser.parse_args()
   if not os.path.isdir(os.path.join(args.data_dir, 'cifar-10-batches-bin')):
     sys.exit('error: no cifar-10-batches-bin in %s (--data_dir)'
@@ -139,28 +170,21 @@ def main():
   import tensorflow as tf
   print('TensorFlow %s, Python %s, %d CPU cores' % (
       tf.__version__, sys.version.split()[0], os.cpu_count()))
+  models = args.model.split(',')
+  for model in models:
+    if model not in ('cifar10', 'vgg16'):
+      sys.exit('error: unknown --model %r (cifar10, vgg16)' % model)
   if not args.skip_speed:
-    ceiling = model_only_rate(args.batch_size, args.steps // 2)
     print('| measurement | examples/sec | ratio to (a) | wall s | peak RSS |')
     print('|---|---|---|---|---|')
-    print('| (a) model on in-memory tensors | %.0f | 1.00 | | |' % ceiling)
-    train_dir = os.path.join(args.work_dir, 'speed_train')
-    for pipeline in args.pipelines.split(','):
-      rate, seconds, rss = train_rate(args.data_dir, train_dir, pipeline,
-                                      args.batch_size, args.steps)
-      print('| (b) cifar10_train, %s pipeline | %.0f | %.2f | %.0f | '
-            '%.0f MiB |' % (pipeline, rate, rate / ceiling, seconds, rss))
-      sys.stdout.flush()
-    in_process, whole, _ = eval_seconds(
-        args.data_dir, train_dir, os.path.join(args.work_dir, 'speed_eval'),
-        10000)
-    print('| (c) evaluate 10,000 test images | %.0f | | %.1f (whole '
-          'program %.1f) | |' % (10000 / in_process, in_process, whole))
+    for model in models:
+      speed(args, model)
   if args.accuracy_steps:
-    print('| steps | cifar10_eval | training time |')
-    print('|---|---|---|')
-    accuracy(args.data_dir, args.work_dir,
-             [int(s) for s in args.accuracy_steps.split(',')])
+    print('| model | steps | cifar10_eval | training time |')
+    print('|---|---|---|---|')
+    for model in models:
+      accuracy(args.data_dir, args.work_dir,
+               [int(s) for s in args.accuracy_steps.split(',')], model)
 
 
 if __name__ == '__main__':

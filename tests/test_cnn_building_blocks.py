@@ -9,6 +9,7 @@ import importlib.util
 import math
 import os
 import struct
+import sys
 
 import numpy as np
 import pytest
@@ -20,10 +21,13 @@ SCRIPT = os.path.join(REPO, 'scripts', 'cnn_building_blocks.py')
 
 
 def _load_script():
-  """Imports the script as a module (scripts/ is not a package)."""
+  """Imports the script from its file, as the program runs it."""
   spec = importlib.util.spec_from_file_location('cnn_building_blocks',
                                                 SCRIPT)
   module = importlib.util.module_from_spec(spec)
+  # Registered like any imported module: main() hands sys.modules[__name__]
+  # to the walks in cnn_building_blocks_plot.
+  sys.modules[spec.name] = module
   spec.loader.exec_module(module)
   return module
 
@@ -362,3 +366,15 @@ def test_main_in_process_one_hot_only(capsys):
           '5 motorcycle') in lines
   assert '      5  motorcycle   [0 0 0 0 0 1]  [0 0 0 0 0 1]' in lines
   assert '  shape: tf (6, 6), numpy (6, 6)' in lines
+
+
+def test_every_block_has_a_walk_and_a_figure(tmp_path):
+  from scripts import cnn_building_blocks_plot as show
+  assert tuple(show.WALKS) == blocks.BLOCKS
+  # A figure that cannot be written is a one-line error naming the file.
+  _, data = show.walk_pooling(blocks)
+  path = tmp_path / 'missing_folder' / 'pooling.png'
+  with pytest.raises(SystemExit) as e:
+    show.draw(show.pyplot(blocks.PROG), 'pooling', data, str(path), blocks)
+  assert str(e.value).startswith('cnn_building_blocks: error: cannot write '
+                                 '%s: ' % path)
