@@ -1,0 +1,369 @@
+"""A binary to train CIFAR-10 using multiple GPUs with synchronous updates.
+
+Each of --num_gpus towers runs the whole model on its own share of the
+images; the towers' gradients are averaged and applied once per step, so N
+towers train like one device on N times the batch, N times as fast at best.
+
+ # The total loss of one tower, built in its name scope.
+ total_loss = tower_loss(scope, images, labels)
+
+ # The mean over towers of each variable's gradient.
+ grads_and_vars = average_gradients([tower_0_grads, tower_1_grads, ...])
+
+ # The whole program, as a function (train_dir, max_steps, num_towers, ...).
+ step = train(train_dir, max_steps, num_towers=2)
+
+Accuracy:
+On 2-4 Tesla K20m, cifar10_multi_gpu_train.py reached a precision @ 1 of
+about 0.84 after 30K steps, as judged by cifar10_eval.py (the original
+tutorial; historical).
+
+Speed: README.md has this project's measurement of the tower overhead (N
+logical CPU devices against one, scripts/benchmark_towers.py).
+
+Usage:
+  python cifar10_multi_gpu_train.py --num_gpus 2
+  python cifar10_multi_gpu_train.py --num_gpus 2 --tower_device cpu  # test
+  python cifar10_eval.py --run_once       # reads the same checkpoints
+
+How the work is shared: one input pipeline makes batch_size * N images per
+step on the CPU and tf.split hands each tower batch_size of them, the same as
+N dequeues of batch_size from the original's one shared queue. Variables live
+on the CPU, created by tower 0 and reused by the others, so the checkpoints
+hold exactly cifar10_train's variables (either program can resume the other,
+and cifar10_eval reads both). With soft placement --num_gpus 2 also runs
+where fewer GPUs exist: the ops fall back to the CPU. --tower_device cpu
+makes N logical CPU devices instead, to try the program without GPUs.
+
+The learning rate decays by step as in cifar10_train, ignoring the number of
+towers, as the original did: N towers see N times more images per step, so
+the decay comes after 350 * N epochs. --scale_lr_schedule counts the images
+of all towers instead (decay after 350 epochs, i.e. N times fewer steps).
+"""
+
+import os
+import sys
+
+if __name__ == '__main__' and not __package__:
+  # Run as `python cifar10_multi_gpu_train.py`: this folder is first on
+  # sys.path and its cifar10.py would shadow the cifar10 package, so start
+  # from the repo root.
+  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
+
+import re
+
+from absl import app
+from absl import flags
+import tensorflow as tf
+
+from cifar10 import cifar10
+# The training flags (--train_dir, --max_steps, --log_frequency, --fresh, ...)
+# and hooks are cifar10_train's: an absl flag can be defined only once.
+from cifar10 import cifar10_train
+
+tf1 = tf.compat.v1
+FLAGS = flags.FLAGS
+
+flags.DEFINE_integer('num_gpus', 1, 'How many GPUs (towers) to use.',
+                     lower_bound=1)
+flags.DEFINE_enum('tower_device', 'gpu', ['gpu', 'cpu'],
+                  'Where the towers run: one per GPU ("gpu"; the CPU when '
+                  'there are too few), or one per logical CPU device '
+                  '("cpu"), to test the program on a machine without GPUs.')
+flags.DEFINE_boolean('scale_lr_schedule', False,
+                     'Decay the learning rate after 350 epochs of the images '
+                     'of all towers (N times fewer steps); by default, as in '
+                     'the original, after as many steps as with one tower.')
+
+
+def _strip_tower(name):
+  # 'tower_1/local3/weight_loss' -> 'local3/weight_loss', as TensorBoard
+  # names the loss in cifar10_train.
+  return re.sub('%s_[0-9]*/' % cifar10.TOWER_NAME, '', name)
+
+
+def tower_devices(num_towers, tower_device='gpu'):
+  """The device of each tower: '/gpu:<i>' or '/cpu:<i>'.
+
+  Args:
+    num_towers: how many towers.
+    tower_device: 'gpu' or 'cpu' (logical CPU devices, which the session
+      must create with ConfigProto(device_count={'CPU': num_towers})).
+
+  Returns:
+    A list of num_towers device strings.
+
+  Raises:
+    ValueError: num_towers < 1 or an unknown tower_device.
+  """
+  if num_towers < 1:
+    raise ValueError('the number of towers must be at least 1, not %d'
+                     % num_towers)
+  if tower_device not in ('gpu', 'cpu'):
+    raise ValueError('tower_device must be "gpu" or "cpu", not %r'
+                     % tower_device)
+  return ['/%s:%d' % (tower_device, i) for i in range(num_towers)]
+
+
+def tower_loss(scope, images, labels, model=None):
+  """Calculate the total loss on a single tower running the CIFAR model.
+
+  Args:
+    scope: unique prefix string identifying the CIFAR tower, e.g. 'tower_0/'.
+    images: Images. 4D tensor of shape [batch_size, height, width, 3].
+    labels: Labels. 1D tensor of shape [batch_size].
+    model: 'cifar10' or 'vgg16' (None: --model).
+
+  Returns:
+     Tensor of shape [] containing the total loss for a batch of data: this
+     tower's cross entropy plus the weight decay terms it built.
+  """
+  logits = cifar10.inference(images, model)
+  # cifar10.loss() sums the whole 'losses' collection, which also holds the
+  # towers built before this one; keep only this tower's terms.
+  cifar10.loss(logits, labels)
+  losses = tf1.get_collection('losses', scope)
+  return tf.add_n(losses, name='total_loss')
+
+
+def average_gradients(tower_grads):
+  """Calculate the average gradient for each shared variable across towers.
+
+  This is the synchronization point: every tower must have computed its
+  gradients before any variable is updated.
+
+  Args:
+    tower_grads: List of lists of (gradient, variable) tuples. The outer list
+      is over towers, the inner list over the variables, in the same order
+      in every tower (as Optimizer.compute_gradients returns them).
+
+  Returns:
+     List of pairs of (gradient, variable) where the gradient has been
+     averaged across all towers; None where every tower's gradient is None.
+
+  Raises:
+    ValueError: the towers list different variables, or a variable has a
+      gradient in some towers and None in others.
+  """
+  if len({len(grads) for grads in tower_grads}) > 1:
+    raise ValueError('the towers have different numbers of variables')
+  average_grads = []
+  for grad_and_vars in zip(*tower_grads, strict=True):
+    # Each grad_and_vars looks like ((grad0_gpu0, var0), ..., (grad0_gpuN,
+    # var0)): the towers share the variable, so take the first tower's.
+    var = grad_and_vars[0][1]
+    if any(v is not var for _, v in grad_and_vars):
+      raise ValueError('the towers list different variables where %s should '
+                       'be' % var.op.name)
+    grads = [g for g, _ in grad_and_vars]
+    if all(g is None for g in grads):
+      average_grads.append((None, var))
+      continue
+    if any(g is None for g in grads):
+      raise ValueError('%s has a gradient in some towers only' % var.op.name)
+    # Stack the towers' gradients on a new leading axis, then average it out.
+    grad = tf.concat([tf.expand_dims(g, 0) for g in grads], 0)
+    average_grads.append((tf.reduce_mean(grad, 0), var))
+  return average_grads
+
+
+def _add_loss_summaries(losses, total_loss):
+  """cifar10.add_loss_summaries for one tower's losses.
+
+  The losses get names without the tower prefix, so their moving averages
+  ('cross_entropy/avg', ...) and TensorBoard tags ('cross_entropy (raw)',
+  'cross_entropy') are cifar10_train's, and either program can resume the
+  other's checkpoints.
+
+  Args:
+    losses: the tower's loss terms.
+    total_loss: their sum.
+
+  Returns:
+    The op that updates the moving averages.
+  """
+  named = [tf.identity(each, name=_strip_tower(each.op.name))
+           for each in losses]
+  named.append(tf.identity(total_loss, name='total_loss'))
+  loss_averages = tf1.train.ExponentialMovingAverage(0.9, name='avg')
+  loss_averages_op = loss_averages.apply(named)
+  for each in named:
+    for tag, value in ((each.op.name + ' (raw)', each),
+                       (each.op.name, loss_averages.average(each))):
+      tf1.add_to_collection(tf1.GraphKeys.SUMMARIES, tf.raw_ops.ScalarSummary(
+          tags=tag, values=tf.cast(value, tf.float32)))
+  return loss_averages_op
+
+
+def build_train_op(images, labels, global_step, devices, batch_size,
+                   scale_lr_schedule=False, model=None):
+  """Builds the towers, the averaged update and the summaries.
+
+  Args:
+    images, labels: the whole step's batch, len(devices) * batch_size images.
+    global_step: the step counter.
+    devices: one device string per tower (see tower_devices).
+    batch_size: images per tower.
+    scale_lr_schedule: count the images of all towers in the decay schedule.
+    model: 'cifar10' or 'vgg16' (None: --model).
+
+  Returns:
+    (train_op, loss, summary_op): the op that runs one step, the last
+    tower's total loss, and the summaries to write (the last tower's and the
+    shared ones).
+  """
+  num_towers = len(devices)
+  lr = cifar10.learning_rate(global_step, batch_size,
+                             num_towers if scale_lr_schedule else 1, model)
+  opt = tf1.train.GradientDescentOptimizer(lr)
+  image_splits = tf.split(images, num_towers)
+  label_splits = tf.split(labels, num_towers)
+  tower_grads = []
+  with tf1.variable_scope(tf1.get_variable_scope()):
+    for i, device in enumerate(devices):
+      with tf.device(device):
+        with tf.name_scope('%s_%d' % (cifar10.TOWER_NAME, i)) as scope:
+          loss = tower_loss(scope, image_splits[i], label_splits[i], model)
+          # Reuse variables for the next tower.
+          tf1.get_variable_scope().reuse_variables()
+          tower_grads.append(opt.compute_gradients(loss))
+
+  # Loss summaries of the last tower only, as in the original: every tower
+  # sees the same kind of images.
+  loss_averages_op = _add_loss_summaries(tf1.get_collection('losses', scope),
+                                         loss)
+  # The mean gradient, computed on the CPU where the variables live.
+  with tf.device('/cpu:0'):
+    grads = average_gradients(tower_grads)
+  with tf.control_dependencies([loss_averages_op]):
+    apply_gradient_op = opt.apply_gradients(grads, global_step=global_step)
+  tf1.summary.scalar('learning_rate', lr)
+  cifar10.add_histogram_summaries(grads)
+  train_op = cifar10.average_variables(apply_gradient_op, global_step)
+
+  # Leave out the other towers' activation summaries: they carry the same
+  # tags (cifar10 strips the tower from them), which one merge refuses.
+  others = tuple('%s_%d/' % (cifar10.TOWER_NAME, i)
+                 for i in range(num_towers - 1))
+  summaries = [s for s in tf1.get_collection(tf1.GraphKeys.SUMMARIES)
+               if not s.op.name.startswith(others)]
+  return train_op, loss, tf1.summary.merge(summaries)
+
+
+def train(train_dir, max_steps, num_towers=1, tower_device='gpu',
+          scale_lr_schedule=False, data_dir=None, batch_size=None,
+          log_frequency=10, log_device_placement=False, pipeline=None,
+          use_fp16=None, save_checkpoint_secs=600, save_summaries_steps=100,
+          fresh=False, model=None):
+  """Train CIFAR-10 on num_towers towers, resuming from train_dir.
+
+  Args:
+    train_dir: where checkpoints, summaries and the graph are written.
+    max_steps: the global step to stop at.
+    num_towers: how many towers (--num_gpus).
+    tower_device: 'gpu' or 'cpu' (num_towers logical CPU devices).
+    scale_lr_schedule: decay after 350 epochs of all towers' images.
+    data_dir, pipeline, use_fp16: see cifar10.distorted_inputs (None: the
+      flag's value).
+    batch_size: images per tower and step (None: --batch_size).
+    log_frequency: steps between log lines.
+    log_device_placement: log the device of every op.
+    save_checkpoint_secs: seconds between checkpoints.
+    save_summaries_steps: steps between summaries.
+    fresh: delete train_dir first and start from step 0.
+    model: 'cifar10' or 'vgg16' (None: --model).
+
+  Returns:
+    The global step reached.
+
+  Raises:
+    OSError: train_dir cannot be written.
+    ValueError: the data is missing or malformed, or bad tower settings.
+  """
+  devices = tower_devices(num_towers, tower_device)
+  cifar10_train.prepare_train_dir(train_dir, fresh)
+  batch_size = batch_size or FLAGS['batch_size'].value
+  if tower_device == 'gpu':
+    found = len(tf.config.list_physical_devices('GPU'))
+    if found < num_towers:
+      print('Note: %d GPU towers asked for, %d GPU(s) found: soft placement '
+            'puts the rest on the CPU.' % (num_towers, found))
+  print('Training %d tower(s) on %s: %d images each, %d per step.' % (
+      num_towers, ', '.join(devices), batch_size, batch_size * num_towers))
+  with tf.Graph().as_default(), tf.device('/cpu:0'):
+    global_step = tf1.train.get_or_create_global_step()
+    # One input pipeline for all towers, on the CPU so the GPUs only train.
+    images, labels = cifar10.distorted_inputs(
+        data_dir, batch_size * num_towers, pipeline, use_fp16)
+    train_op, loss, summary_op = build_train_op(
+        images, labels, global_step, devices, batch_size, scale_lr_schedule,
+        model)
+
+    stop_on_signal = cifar10_train.StopOnSignalHook()
+    hooks = [tf1.train.StopAtStepHook(last_step=max_steps),
+             tf1.train.NanTensorHook(loss),
+             # Examples per second over all towers.
+             cifar10_train.LoggerHook(loss, batch_size * num_towers,
+                                      log_frequency),
+             stop_on_signal]
+    print('Writing checkpoints and summaries to %s' % train_dir)
+    sys.stdout.flush()
+    # Soft placement lets ops without a kernel on a tower's device (and
+    # towers asked for on missing GPUs) fall back to the CPU.
+    config = tf1.ConfigProto(
+        allow_soft_placement=True, log_device_placement=log_device_placement,
+        device_count={'CPU': num_towers if tower_device == 'cpu' else 1})
+    scaffold = tf1.train.Scaffold(summary_op=summary_op)
+    try:
+      with tf1.train.MonitoredTrainingSession(
+          checkpoint_dir=train_dir, hooks=hooks, config=config,
+          scaffold=scaffold, save_checkpoint_secs=save_checkpoint_secs,
+          save_summaries_steps=save_summaries_steps,
+          log_step_count_steps=save_summaries_steps) as mon_sess:
+        step = mon_sess.run_step_fn(
+            lambda step_context: step_context.session.run(global_step))
+        if step >= max_steps:
+          print('The checkpoint in %s is at step %d, which reaches '
+                '--max_steps %d: nothing to train. Raise --max_steps to go '
+                'on, or pass --fresh to start again.' % (train_dir, step,
+                                                         max_steps))
+        else:
+          if step:
+            print('Resuming from the checkpoint at step %d.' % step)
+          while not mon_sess.should_stop():
+            mon_sess.run(train_op)
+    except tf1.train.NanLossDuringTrainingError as e:
+      raise ValueError('the loss became NaN (training diverged). Try a '
+                       'smaller learning rate or batch size, or resume from '
+                       'the last checkpoint in %s.' % train_dir) from e
+  step = tf1.train.load_variable(train_dir, 'global_step')
+  if stop_on_signal.signal_name:
+    print('Stopped by %s at step %d; the checkpoint is in %s.' % (
+        stop_on_signal.signal_name, step, train_dir))
+  return step
+
+
+def main(argv):
+  del argv  # Unused.
+  tf.get_logger().setLevel('ERROR')
+  try:
+    cifar10.maybe_download_and_extract()
+    train(FLAGS.train_dir, FLAGS.max_steps, FLAGS.num_gpus, FLAGS.tower_device,
+          FLAGS.scale_lr_schedule, FLAGS.data_dir, FLAGS.batch_size,
+          FLAGS.log_frequency, FLAGS.log_device_placement,
+          FLAGS.input_pipeline, FLAGS.use_fp16, FLAGS.save_checkpoint_secs,
+          FLAGS.save_summaries_steps, FLAGS.fresh, FLAGS.model)
+  except (OSError, ValueError) as e:
+    sys.exit('cifar10_multi_gpu_train: error: %s' % e)
+  except tf.errors.OpError as e:
+    sys.exit('cifar10_multi_gpu_train: error: %s' % e.message.split('\n')[0])
+
+
+def run():
+  """Entry point of the cifar10_multi_gpu_train console script."""
+  app.run(main)
+
+
+if __name__ == '__main__':
+  run()
