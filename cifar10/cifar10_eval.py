@@ -1,14 +1,14 @@
 """Evaluation for CIFAR-10.
 
 Accuracy:
-cifar10_train.py achieves 83.0% accuracy after 100K steps (256 epochs
-of data) as judged by cifar10_eval.py (original tutorial; about 86% with the
+cifar10_train.py achieves 0.830 precision after 100K steps (256 epochs
+of data) as judged by cifar10_eval.py (original tutorial; about 0.86 with the
 moving averages restored as here; README.md has this project's numbers).
 
 Speed:
 On a single Tesla K40, cifar10_train.py processes a single batch of 128 images
-in 0.25-0.35 sec (i.e. 350 - 600 images /sec). The model reaches ~86%
-accuracy after 100K steps in 8 hours of training time (historical).
+in 0.25-0.35 sec (i.e. 350 - 600 images /sec). The model reaches ~0.86
+precision after 100K steps in 8 hours of training time (historical).
 
 Usage:
   python cifar10_eval.py                # each new checkpoint, as it appears

@@ -1,15 +1,15 @@
 """A binary to train CIFAR-10 using a single CPU or GPU.
 
 Accuracy:
-cifar10_train.py achieves ~86% accuracy after 100K steps (256 epochs of
+cifar10_train.py reaches about 0.86 precision after 100K steps (256 epochs of
 data) as judged by cifar10_eval.py.
 
 Speed: With batch_size 128.
 
 System                 | Step Time (sec/batch)  |     Accuracy
 ------------------------------------------------------------------
-1 Tesla K20m           | 0.35-0.60              | ~86% at 60K steps  (5 hours)
-1 Tesla K40m           | 0.25-0.35              | ~86% at 100K steps (4 hours)
+1 Tesla K20m           | 0.35-0.60              | ~0.86 at 60K steps  (5 hours)
+1 Tesla K40m           | 0.25-0.35              | ~0.86 at 100K steps (4 hours)
 (historical, TensorFlow 0.x; README.md has this project's measurements)
 
 Usage:
