@@ -13,6 +13,11 @@ Speed, in one run so that the ratios share the machine's state:
   (c) seconds to evaluate 10,000 test images (cifar10_eval.evaluate on a
       checkpoint of (b), graph already built, TensorFlow already imported),
       and the whole `cifar10_eval --run_once` process.
+(a) and (b) are timed from step 30 to the last step logged (every 10th), so
+warm-up is left out and every stall in between counts. A shared VM's speed
+drifts by tens of percent from minute to minute, so (a) and (b) are
+measured in turn --repeats times; each ratio is taken within one round, and
+the table gives the median round with the range over rounds.
 Each is measured for each --model in turn (--skip_programs: (a) only).
 Accuracy (--accuracy_steps): cifar10_train to each step count in turn
 (resuming in --work_dir, so a long run can span several sittings), then
@@ -20,6 +25,7 @@ cifar10_eval --run_once, printing the precision.
 """
 
 import argparse
+import datetime
 import os
 import re
 import statistics
@@ -33,7 +39,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 DEFAULT_DATA = os.path.normpath(os.path.join(REPO, '..', 'shared', 'data',
                                              'cifar10'))
-RATE = re.compile(r'step (\d+), loss = [\d.]+ \(([\d.]+) examples/sec')
+WARMUP = 30  # steps left out of every rate: graph optimisation, caches
+WINDOW = 10  # cifar10_train logs every WINDOW steps here
+LOG_LINE = re.compile(r'^(\S+ \S+): step (\d+), loss = ', re.M)
 
 
 def _run(args, env=None):
@@ -50,8 +58,11 @@ def _run(args, env=None):
   return out, time.time() - start, usage.ru_maxrss / 1024.0
 
 
-def model_only_rate(batch_size, steps, warmup=10, model='cifar10'):
-  """Examples/sec of inference+loss+train on a fixed in-memory batch."""
+def model_only_rate(batch_size, steps, model='cifar10', warmup=WARMUP):
+  """Examples/sec of inference+loss+train on a fixed in-memory batch.
+
+  Timed from step warmup on, as train_rate.
+  """
   import numpy as np
   import tensorflow as tf
   from cifar10 import cifar10
@@ -68,23 +79,30 @@ def model_only_rate(batch_size, steps, warmup=10, model='cifar10'):
       for _ in range(warmup):
         sess.run(train_op)
       start = time.time()
-      for _ in range(steps):
+      for _ in range(steps - warmup):
         sess.run(train_op)
-      return steps * batch_size / (time.time() - start)
+      return (steps - warmup) * batch_size / (time.time() - start)
 
 
 def train_rate(data_dir, train_dir, pipeline, batch_size, steps,
                model='cifar10'):
-  """Median examples/sec of cifar10_train's log lines after warm-up."""
+  """Examples/sec of cifar10_train from its log lines' times after warm-up.
+
+  Returns:
+    (examples/sec, wall seconds of the whole process, peak RSS in MiB).
+  """
   out, seconds, rss = _run([
       '-m', 'cifar10.cifar10_train', '--data_dir', data_dir,
       '--train_dir', train_dir, '--fresh', '--max_steps', str(steps),
       '--batch_size', str(batch_size), '--input_pipeline', pipeline,
-      '--log_frequency', '10', '--model', model])
-  rates = [float(r) for s, r in RATE.findall(out) if int(s) >= 30]
-  if not rates:
-    sys.exit('no rate lines in cifar10_train output:\n' + out)
-  return statistics.median(rates), seconds, rss
+      '--log_frequency', str(WINDOW), '--model', model])
+  times = [(int(step), datetime.datetime.fromisoformat(stamp))
+           for stamp, step in LOG_LINE.findall(out) if int(step) >= WARMUP]
+  if len(times) < 2:
+    sys.exit('too few log lines in cifar10_train output:\n' + out)
+  (first, start), (last, end) = times[0], times[-1]
+  return ((last - first) * batch_size / (end - start).total_seconds(),
+          seconds, rss)
 
 
 def eval_seconds(data_dir, train_dir, eval_dir, num_examples):
@@ -122,20 +140,37 @@ def accuracy(data_dir, work_dir, steps_list, model='cifar10'):
     sys.stdout.flush()
 
 
+def _spread(values, fmt):
+  """'median (min-max)' of values."""
+  if len(values) == 1:
+    return fmt % values[0]
+  return (fmt + ' (' + fmt + '-' + fmt + ')') % (
+      statistics.median(values), min(values), max(values))
+
+
 def speed(args, model):
   """Prints the speed rows of one model."""
-  ceiling = model_only_rate(args.batch_size, args.steps // 2, model=model)
-  print('| (a) %s on in-memory tensors | %.0f | 1.00 | | |' % (model, ceiling))
+  ceilings, runs = [], {}
+  train_dir = os.path.join(args.work_dir, 'speed_train_' + model)
+  pipelines = [] if args.skip_programs else args.pipelines.split(',')
+  for _ in range(args.repeats):
+    ceilings.append(model_only_rate(args.batch_size, args.steps, model))
+    for pipeline in pipelines:
+      runs.setdefault(pipeline, []).append(train_rate(
+          args.data_dir, train_dir, pipeline, args.batch_size, args.steps,
+          model))
+  print('| (a) %s on in-memory tensors | %s | 1.00 | | |' % (
+      model, _spread(ceilings, '%.0f')))
+  for pipeline in pipelines:
+    rates, seconds, rss = zip(*runs[pipeline], strict=True)
+    ratios = [rate / ceiling
+              for rate, ceiling in zip(rates, ceilings, strict=True)]
+    print('| (b) %s cifar10_train, %s pipeline | %s | %s | %s | %.0f MiB |' % (
+        model, pipeline, _spread(rates, '%.0f'), _spread(ratios, '%.2f'),
+        _spread(seconds, '%.0f'), max(rss)))
   sys.stdout.flush()
   if args.skip_programs:
     return
-  train_dir = os.path.join(args.work_dir, 'speed_train_' + model)
-  for pipeline in args.pipelines.split(','):
-    rate, seconds, rss = train_rate(args.data_dir, train_dir, pipeline,
-                                    args.batch_size, args.steps, model)
-    print('| (b) %s cifar10_train, %s pipeline | %.0f | %.2f | %.0f | '
-          '%.0f MiB |' % (model, pipeline, rate, rate / ceiling, seconds, rss))
-    sys.stdout.flush()
   in_process, whole, _ = eval_seconds(
       args.data_dir, train_dir,
       os.path.join(args.work_dir, 'speed_eval_' + model), 10000)
@@ -153,6 +188,8 @@ def main():
   parser.add_argument('--batch_size', type=int, default=128)
   parser.add_argument('--steps', type=int, default=200,
                       help='Training steps per speed measurement.')
+  parser.add_argument('--repeats', type=int, default=3,
+                      help='Rounds of (a) then (b) for each pipeline.')
   parser.add_argument('--pipelines', default='dataset,queue')
   parser.add_argument('--accuracy_steps', default='',
                       help='Comma-separated step counts for accuracy runs.')

@@ -57,7 +57,8 @@ def _predictions(data_dir, checkpoint):
   """Top-1 predictions on all 100 test images in one batch, shadow weights."""
   with tf.Graph().as_default():
     images, labels = cifar10_input.inputs(
-        True, os.path.join(data_dir, 'cifar-10-batches-bin'), 100)
+        True, os.path.join(data_dir, 'cifar-10-batches-bin'), 100,
+        'dataset')  # Needs no queue runners started.
     logits = cifar10.inference(images)
     averages = tf1.train.ExponentialMovingAverage(cifar10.MOVING_AVERAGE_DECAY)
     saver = tf1.train.Saver(averages.variables_to_restore())

@@ -221,7 +221,8 @@ def test_cifar10_program_reads_class_colours(cifar_adam_dir, tmp_path):
 def _eval_pipeline(checkpoint, data_dir, n):
   """Probabilities as cifar10_eval computes them from test_batch.bin."""
   with tf.Graph().as_default():
-    images, _ = cifar10.inputs(True, data_dir, n)
+    # tf.data: the same batches as the queue pipeline, no runners to start.
+    images, _ = cifar10.inputs(True, data_dir, n, pipeline='dataset')
     probabilities = tf.nn.softmax(cifar10.inference(images, 'cifar10'))
     saver = tf1.train.Saver(tf1.train.ExponentialMovingAverage(
         cifar10.MOVING_AVERAGE_DECAY).variables_to_restore())
