@@ -17,7 +17,7 @@ Speed, in one run so that the ratios share the machine's state:
 warm-up is left out and every stall in between counts. A shared VM's speed
 drifts by tens of percent from minute to minute, so (a) and (b) are
 measured in turn --repeats times; each ratio is taken within one round, and
-the table gives the median round with the range over rounds.
+the table gives the median of each number with its range over the rounds.
 Each is measured for each --model in turn (--skip_programs: (a) only).
 Accuracy (--accuracy_steps): cifar10_train to each step count in turn
 (resuming in --work_dir, so a long run can span several sittings), then
