@@ -382,11 +382,8 @@ def main(argv):
           FLAGS.batch_size, FLAGS.log_frequency, FLAGS.log_device_placement,
           FLAGS.input_pipeline, FLAGS.use_fp16, FLAGS.save_checkpoint_secs,
           FLAGS.save_summaries_steps, FLAGS.fresh, FLAGS.model)
-  except (OSError, ValueError) as e:
-    sys.exit('cifar10_distributed_train: error: %s' % e)
-  except tf.errors.OpError as e:
-    sys.exit('cifar10_distributed_train: error: %s'
-             % e.message.split('\n')[0])
+  except (OSError, ValueError, tf.errors.OpError) as e:
+    sys.exit(cifar10.error_line('cifar10_distributed_train', e))
   except KeyboardInterrupt:
     print('Stopped.')
 

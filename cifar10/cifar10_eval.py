@@ -220,10 +220,8 @@ def main(argv):
              FLAGS.run_once, FLAGS.eval_interval_secs, FLAGS.timeout_secs,
              FLAGS.input_pipeline,
              FLAGS.model if FLAGS['model'].present else None)
-  except (OSError, ValueError) as e:
-    sys.exit('cifar10_eval: error: %s' % e)
-  except tf.errors.OpError as e:
-    sys.exit('cifar10_eval: error: %s' % e.message.split('\n')[0])
+  except (OSError, ValueError, tf.errors.OpError) as e:
+    sys.exit(cifar10.error_line('cifar10_eval', e))
   except KeyboardInterrupt:
     print('Stopped.')
 

@@ -354,10 +354,8 @@ def main(argv):
           FLAGS.log_frequency, FLAGS.log_device_placement,
           FLAGS.input_pipeline, FLAGS.use_fp16, FLAGS.save_checkpoint_secs,
           FLAGS.save_summaries_steps, FLAGS.fresh, FLAGS.model)
-  except (OSError, ValueError) as e:
-    sys.exit('cifar10_multi_gpu_train: error: %s' % e)
-  except tf.errors.OpError as e:
-    sys.exit('cifar10_multi_gpu_train: error: %s' % e.message.split('\n')[0])
+  except (OSError, ValueError, tf.errors.OpError) as e:
+    sys.exit(cifar10.error_line('cifar10_multi_gpu_train', e))
 
 
 def run():

@@ -161,3 +161,13 @@ def test_train_op_steps_averages_and_summaries():
     assert layer + '/sparsity' in tags and layer + '/activations' in tags
   for name, _ in VARIABLES:
     assert name in tags and name + '/gradients' in tags
+
+
+def test_error_line_keeps_a_graph_error_to_its_first_line():
+  op_error = tf.errors.NotFoundError(
+      None, None, 'data_batch_1.bin; No such file\n\t [[{{node ReadFile}}]]')
+  assert (cifar10.error_line('cifar10_train', op_error) ==
+          'cifar10_train: error: data_batch_1.bin; No such file')
+  # Other errors are ours and already one line: kept whole.
+  assert (cifar10.error_line('cifar10_eval', ValueError('bad: x.bin')) ==
+          'cifar10_eval: error: bad: x.bin')
