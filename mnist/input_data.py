@@ -13,7 +13,8 @@ Summary of available functions:
  # For programs: the data sets, or a one-line error and exit status 1.
  data_sets = read_data_sets_or_exit(prog, train_dir, ...)
 
-This module needs only numpy; TensorFlow is imported only to download.
+This module needs only numpy; downloads go through mnist_download, which
+needs only the standard library.
 """
 
 import collections
@@ -24,6 +25,8 @@ import sys
 import zlib
 
 import numpy as np
+
+from mnist import mnist_download
 
 # Mirrors of the four files, tried in order: the original site at
 # yann.lecun.com now refuses downloads.
@@ -277,14 +280,13 @@ class DataSet(object):
 
 def _fetch(name, train_dir, source_url, md5s, hint):
   """Downloads one file from the mirrors into train_dir (atomic, verified)."""
-  # The project's downloader imports TensorFlow: only a download pays.
-  from cifar10.cifar10_download import download
   urls = [source_url] if isinstance(source_url, str) else list(source_url)
   urls = [u if u.endswith('/') else u + '/' for u in urls]
   print('Downloading %s from %s' % (name, urls[0]))
   md5 = (md5s or {}).get(name)
-  return download([u + name for u in urls], os.path.join(train_dir, name),
-                  md5=md5, hint=hint)
+  return mnist_download.download([u + name for u in urls],
+                                os.path.join(train_dir, name), md5=md5,
+                                hint=hint)
 
 
 def _load(path, extract, train_dir, source_url, md5s, hint, **kwargs):

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 import testdata
+from conftest import run_program
 from mnist import input_data
+from mnist import mnist_download
 
 NAMES = testdata.MNIST_FILES
 
@@ -152,3 +154,39 @@ def test_unwritable_folder(tmp_path):
   with pytest.raises(IOError, match='Cannot create the MNIST folder') as e:
     input_data.read_data_sets(str(blocker / 'mnist'))
   assert str(blocker / 'mnist') in str(e.value)
+
+
+def test_download_module_alone(tmp_path, files):
+  # mnist_download itself: the first mirror that answers, verified, atomic.
+  blobs, md5s, _ = files
+  name = NAMES[1]
+  dest = tmp_path / 'out' / name
+  with testdata.serve({'/ok/' + name: blobs[name],
+                       '/bad/' + name: b'not it'}) as server:
+    urls = [server.url + '/bad/' + name, server.url + '/ok/' + name]
+    assert mnist_download.download(urls, str(dest), md5s[name]) == str(dest)
+    assert mnist_download.file_md5(str(dest)) == md5s[name]
+    with pytest.raises(IOError) as e:
+      mnist_download.download(urls[:1], str(tmp_path / 'x' / name),
+                              md5s[name], hint='A hint.')
+  message = str(e.value)
+  assert '\n' not in message and message.endswith('A hint.')
+  assert ('Could not download %s into %s from %s (corrupt: md5 '
+          % (name, tmp_path / 'x', urls[0])) in message
+  assert _listing(str(tmp_path / 'x')) == []
+
+
+def test_mnist_needs_nothing_from_cifar10(tmp_path, files):
+  # The MNIST tutorial stands alone: reading and downloading its files
+  # imports neither the cifar10 package nor TensorFlow.
+  blobs, md5s, _ = files
+  code = ('import sys\n'
+          'from mnist import input_data\n'
+          'input_data.read_data_sets(sys.argv[1], validation_size=5, '
+          'md5s=%r, source_url=sys.argv[2])\n'
+          'print(sorted(m for m in sys.modules if m.split(".")[0] in '
+          '("cifar10", "tensorflow")))' % md5s)
+  with testdata.serve({'/' + n: b for n, b in blobs.items()}) as server:
+    proc = run_program(['-c', code, str(tmp_path / 'd'), server.url + '/'])
+    assert len(server.requests) == 4
+  assert proc.stdout.splitlines()[-1] == '[]'
