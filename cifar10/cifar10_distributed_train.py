@@ -29,24 +29,26 @@ without authentication: run a cluster only on a network you trust.
 import os
 import sys
 
-if __name__ == '__main__' and not __package__:
-  # Run as `python cifar10_distributed_train.py`: this folder is first on
-  # sys.path and its cifar10.py would shadow the cifar10 package, so start
-  # from the repo root.
-  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if __name__ == '__main__':
+  if not __package__:
+    # Run as `python cifar10_distributed_train.py`: this folder is first on
+    # sys.path and its cifar10.py would shadow the cifar10 package: start
+    # from the root.
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  from cifar10 import cifar10_cli
+  cifar10_cli.start('cifar10_distributed_train')  # While TensorFlow loads.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
 
 from datetime import datetime
 import time
 
-from absl import app
 from absl import flags
 import tensorflow as tf
 
 from cifar10 import cifar10
-# The training flags (--train_dir, --max_steps, --log_frequency, --fresh, ...)
-# and hooks are cifar10_train's: an absl flag can be defined only once.
-from cifar10 import cifar10_train
+from cifar10 import cifar10_cli
+from cifar10 import cifar10_input
+from cifar10 import cifar10_session
 
 tf1 = tf.compat.v1
 FLAGS = flags.FLAGS
@@ -66,6 +68,9 @@ flags.DEFINE_boolean('sync_replicas', False,
 flags.DEFINE_integer('replicas_to_aggregate', 0,
                      'Gradients per update with --sync_replicas (0: one per '
                      'worker).', lower_bound=0)
+# --help lists the model's and the training session's flags too.
+flags.adopt_module_key_flags(cifar10)
+flags.adopt_module_key_flags(cifar10_session)
 
 POLL_SECS = 1.0  # How often to look for finished workers, or the chief.
 SYNC_STOP_GRACE_SECS = 5  # A closing chief's wait for its sync thread.
@@ -127,7 +132,7 @@ def serve(server, cluster, task_index):
     config = tf1.ConfigProto(device_filters=['/job:ps/task:%d' % task_index])
     # Dequeue with a timeout, to see a stop signal (a flag) within a second.
     options = tf1.RunOptions(timeout_in_ms=int(POLL_SECS * 1000))
-    done, stop_on_signal = set(), cifar10_train.StopOnSignalHook()
+    done, stop_on_signal = set(), cifar10_session.StopOnSignalHook()
     stop_on_signal.begin()
     with tf1.Session(server.target, config=config) as sess:
       print('Parameter server %d serving at %s until all %d workers have '
@@ -148,42 +153,6 @@ def serve(server, cluster, task_index):
                                                   stop_on_signal.signal_name))
   else:
     print('Parameter server %d: all workers finished; stopping.' % task_index)
-
-
-class WorkerLoggerHook(tf1.train.SessionRunHook):
-  """Logs this worker's steps (local_steps), the global step, loss, speed."""
-
-  def __init__(self, task_index, loss, global_step, batch_size,
-               log_frequency):
-    self._task_index = task_index
-    self._fetches = [loss, global_step]
-    self._batch_size = batch_size
-    self._log_frequency = log_frequency
-    self.local_steps = 0
-
-  def after_create_session(self, session, coord):  # Also after a recovery.
-    del session, coord
-    self._steps_since_log = 0
-    self._start_time = time.time()
-
-  def before_run(self, run_context):
-    del run_context
-    return tf1.train.SessionRunArgs(self._fetches)
-
-  def after_run(self, run_context, run_values):
-    del run_context
-    self._steps_since_log += 1
-    if self.local_steps % self._log_frequency == 0:
-      loss, global_step = run_values.results
-      duration = time.time() - self._start_time
-      print('%s: worker %d: step %d (global step %d), loss = %.2f (%.1f '
-            'examples/sec; %.3f sec/batch)' % (
-                datetime.now(), self._task_index, self.local_steps,
-                global_step, loss, self._steps_since_log * self._batch_size /
-                duration, duration / self._steps_since_log), flush=True)
-      self._start_time += duration
-      self._steps_since_log = 0
-    self.local_steps += 1
 
 
 class _SyncReplicasOptimizer(tf1.train.SyncReplicasOptimizer):
@@ -212,9 +181,10 @@ def _wait_for_chief(target, config, task_index):
 
 
 def build_worker_graph(cluster, task_index, sync_replicas=False,
-                       replicas_to_aggregate=0, data_dir=None,
-                       batch_size=None, pipeline=None, use_fp16=None,
-                       model=None):
+                       replicas_to_aggregate=0, data_dir=cifar10.DATA_DIR,
+                       batch_size=cifar10.BATCH_SIZE,
+                       pipeline=cifar10_input.DEFAULT_PIPELINE, use_fp16=False,
+                       model='cifar10'):
   """Builds one worker's graph, cifar10.train's, in the default graph.
 
   Variables go to the parameter servers (round robin), the rest to this
@@ -226,7 +196,7 @@ def build_worker_graph(cluster, task_index, sync_replicas=False,
     sync_replicas: aggregate gradients with SyncReplicasOptimizer.
     replicas_to_aggregate: gradients per update (0: one per worker).
     data_dir, batch_size, pipeline, use_fp16: see cifar10.distorted_inputs.
-    model: 'cifar10' or 'vgg16' (None: --model).
+    model: 'cifar10' or 'vgg16'.
 
   Returns:
     (global_step, loss, train_op, hooks), hooks: the sync optimizer's, if any.
@@ -236,6 +206,19 @@ def build_worker_graph(cluster, task_index, sync_replicas=False,
   """
   worker_device = '/job:worker/task:%d' % task_index
   num_workers = cluster.num_tasks('worker')
+  hooks = []
+
+  def sync(opt):
+    # The chief updates the moving averages once per aggregated update
+    # (the same shadow variables as cifar10.average_variables makes).
+    opt = _SyncReplicasOptimizer(
+        opt, replicas_to_aggregate=replicas_to_aggregate or num_workers,
+        total_num_replicas=num_workers,
+        variable_averages=cifar10.variable_averages(global_step),
+        variables_to_average=tf1.trainable_variables())
+    hooks.append(opt.make_session_run_hook(task_index == 0))
+    return opt
+
   with tf1.device(tf1.train.replica_device_setter(
       worker_device=worker_device, cluster=cluster)):
     global_step = tf1.train.get_or_create_global_step()
@@ -243,35 +226,22 @@ def build_worker_graph(cluster, task_index, sync_replicas=False,
       images, labels = cifar10.distorted_inputs(data_dir, batch_size,
                                                 pipeline, use_fp16)
     loss = cifar10.loss(cifar10.inference(images, model), labels)
-    lr = cifar10.learning_rate(global_step, batch_size, model=model)
-    tf1.summary.scalar('learning_rate', lr)
-    loss_averages_op = cifar10.add_loss_summaries(loss)
-    opt = tf1.train.GradientDescentOptimizer(lr)
-    if sync_replicas:
-      # The chief updates the moving averages once per aggregated update
-      # (the same shadow variables as cifar10.average_variables makes).
-      opt = _SyncReplicasOptimizer(
-          opt, replicas_to_aggregate=replicas_to_aggregate or num_workers,
-          total_num_replicas=num_workers,
-          variable_averages=tf1.train.ExponentialMovingAverage(
-              cifar10.MOVING_AVERAGE_DECAY, global_step),
-          variables_to_average=tf1.trainable_variables())
-    with tf.control_dependencies([loss_averages_op]):
-      grads = opt.compute_gradients(loss)
-    train_op = opt.apply_gradients(grads, global_step=global_step)
-    cifar10.add_histogram_summaries(grads)
-    if sync_replicas:
-      return global_step, loss, train_op, [
-          opt.make_session_run_hook(task_index == 0)]
-    train_op = cifar10.average_variables(train_op, global_step)
-  return global_step, loss, train_op, []
+    train_op = cifar10.train(loss, global_step, batch_size, model,
+                             wrap_optimizer=sync if sync_replicas else None)
+  return global_step, loss, train_op, hooks
 
 
-def train_worker(server, cluster, task_index, train_dir, max_steps,
-                 sync_replicas=False, replicas_to_aggregate=0, data_dir=None,
-                 batch_size=None, log_frequency=10, log_device_placement=False,
-                 pipeline=None, use_fp16=None, save_checkpoint_secs=600,
-                 save_summaries_steps=100, fresh=False, model=None):
+def train_worker(server, cluster, task_index,
+                 train_dir=cifar10_session.TRAIN_DIR,
+                 max_steps=cifar10_session.MAX_STEPS, sync_replicas=False,
+                 replicas_to_aggregate=0, data_dir=cifar10.DATA_DIR,
+                 batch_size=cifar10.BATCH_SIZE,
+                 log_frequency=cifar10_session.LOG_FREQUENCY,
+                 log_device_placement=False,
+                 pipeline=cifar10_input.DEFAULT_PIPELINE, use_fp16=False,
+                 save_checkpoint_secs=cifar10_session.SAVE_CHECKPOINT_SECS,
+                 save_summaries_steps=cifar10_session.SAVE_SUMMARIES_STEPS,
+                 fresh=False, model='cifar10'):
   """Trains as one worker until the global step reaches max_steps.
 
   Args:
@@ -281,7 +251,7 @@ def train_worker(server, cluster, task_index, train_dir, max_steps,
     train_dir: where the chief writes checkpoints and summaries.
     max_steps: the global step to stop at.
     sync_replicas, replicas_to_aggregate, data_dir, batch_size, pipeline,
-      use_fp16, model: see build_worker_graph (None: the flag's value).
+      use_fp16, model: see build_worker_graph.
     log_frequency: this worker's steps between log lines.
     log_device_placement: log the device of every op.
     save_checkpoint_secs, save_summaries_steps: the chief's checkpoint and
@@ -296,19 +266,13 @@ def train_worker(server, cluster, task_index, train_dir, max_steps,
     ValueError: the data is missing or malformed, or the loss became NaN.
   """
   is_chief = task_index == 0
-  batch_size = batch_size or FLAGS['batch_size'].value
   if is_chief:
-    cifar10_train.prepare_train_dir(train_dir, fresh)
+    cifar10_session.prepare_train_dir(train_dir, fresh)
   with tf.Graph().as_default():
     global_step, loss, train_op, hooks = build_worker_graph(
         cluster, task_index, sync_replicas, replicas_to_aggregate, data_dir,
         batch_size, pipeline, use_fp16, model)
     done_ops = [q.enqueue(task_index) for q in _done_queues(cluster)]
-    logger = WorkerLoggerHook(task_index, loss, global_step, batch_size,
-                              log_frequency)
-    stop_on_signal = cifar10_train.StopOnSignalHook()
-    hooks += [tf1.train.StopAtStepHook(last_step=max_steps),
-              tf1.train.NanTensorHook(loss), logger, stop_on_signal]
     # Only the ps and this worker: a worker that is down must not hold us up.
     config = tf1.ConfigProto(
         device_filters=['/job:ps', '/job:worker/task:%d' % task_index],
@@ -318,79 +282,69 @@ def train_worker(server, cluster, task_index, train_dir, max_steps,
             % (cluster.num_tasks('worker'), train_dir), flush=True)
     else:
       _wait_for_chief(server.target, config, task_index)
-    try:
-      with tf1.train.MonitoredTrainingSession(
-          master=server.target, is_chief=is_chief,
-          checkpoint_dir=train_dir if is_chief else None, hooks=hooks,
-          config=config, save_checkpoint_secs=save_checkpoint_secs,
-          save_summaries_steps=save_summaries_steps,
-          log_step_count_steps=save_summaries_steps,
-          stop_grace_period_secs=SYNC_STOP_GRACE_SECS if sync_replicas
-          else 120) as mon_sess:
-        step = mon_sess.run_step_fn(
-            lambda step_context: step_context.session.run(global_step))
-        print('Worker %d: training from global step %d to --max_steps %d.'
-              % (task_index, step, max_steps), flush=True)
-        while step < max_steps and not mon_sess.should_stop():
-          mon_sess.run(train_op)
-    except tf1.train.NanLossDuringTrainingError as e:
-      raise ValueError('the loss became NaN (training diverged). Try a '
-                       'smaller learning rate or batch size, or restart the '
-                       'chief to resume from the last checkpoint in %s.'
-                       % train_dir) from e
+    result = cifar10_session.run_training(
+        train_op, loss, train_dir, max_steps, batch_size,
+        log_frequency=log_frequency, hooks=hooks, config=config,
+        save_checkpoint_secs=save_checkpoint_secs,
+        save_summaries_steps=save_summaries_steps, master=server.target,
+        is_chief=is_chief, worker=task_index,
+        stop_grace_period_secs=SYNC_STOP_GRACE_SECS if sync_replicas
+        else 120)
     with tf1.Session(server.target, config=config) as sess:
       step = int(sess.run(global_step))
-      if stop_on_signal.signal_name:
+      local_steps = result.local_steps
+      if result.signal_name:
         print('Worker %d stopped by %s after %d steps; global step %d. The '
               'parameter servers serve on: start it again to go on.' % (
-                  task_index, stop_on_signal.signal_name, logger.local_steps,
-                  step))
+                  task_index, result.signal_name, local_steps, step))
       else:
         # Tell the parameter servers this worker is done.
         sess.run(done_ops)
         print('Worker %d finished: %d steps here; global step %d.' % (
-            task_index, logger.local_steps, step))
-  return logger.local_steps, step
+            task_index, local_steps, step))
+  return local_steps, step
 
 
 def main(argv):
   del argv  # Unused.
   tf.get_logger().setLevel('ERROR')
+  if not FLAGS.job_name:
+    raise ValueError('--job_name is required: ps or worker')
+  cluster = cluster_spec(FLAGS.ps_hosts, FLAGS.worker_hosts)
+  job, task = FLAGS.job_name, FLAGS.task_index
+  if task >= cluster.num_tasks(job):
+    raise ValueError('--task_index %d, but the %s job has %d task(s)' % (
+        task, job, cluster.num_tasks(job)))
+  if job == 'worker':
+    # Each worker reads its own copy of the data.
+    cifar10.maybe_download_and_extract(FLAGS.data_dir, FLAGS.data_url,
+                                       FLAGS.data_md5)
   try:
-    if not FLAGS.job_name:
-      raise ValueError('--job_name is required: ps or worker')
-    cluster = cluster_spec(FLAGS.ps_hosts, FLAGS.worker_hosts)
-    if FLAGS.task_index >= cluster.num_tasks(FLAGS.job_name):
-      raise ValueError('--task_index %d, but the %s job has %d task(s)' % (
-          FLAGS.task_index, FLAGS.job_name, cluster.num_tasks(FLAGS.job_name)))
-    if FLAGS.job_name == 'worker':
-      cifar10.maybe_download_and_extract()  # Each worker reads its own copy.
-    job, task = FLAGS.job_name, FLAGS.task_index
-    try:
-      server = tf1.train.Server(cluster, job_name=job, task_index=task)
-    except tf.errors.OpError as e:
-      raise OSError('cannot start the %s %d server at %s (%s); is the port '
-                    'in use, or the address not this machine\'s?' % (
-                        job, task, cluster.task_address(job, task),
-                        e.message)) from e
-    if FLAGS.job_name == 'ps':
-      serve(server, cluster, FLAGS.task_index)
-    else:
-      train_worker(
-          server, cluster, FLAGS.task_index, FLAGS.train_dir, FLAGS.max_steps,
-          FLAGS.sync_replicas, FLAGS.replicas_to_aggregate, FLAGS.data_dir,
-          FLAGS.batch_size, FLAGS.log_frequency, FLAGS.log_device_placement,
-          FLAGS.input_pipeline, FLAGS.use_fp16, FLAGS.save_checkpoint_secs,
-          FLAGS.save_summaries_steps, FLAGS.fresh, FLAGS.model)
-  except (OSError, ValueError, tf.errors.OpError) as e:
-    sys.exit(cifar10.error_line('cifar10_distributed_train', e))
-  except KeyboardInterrupt:
-    print('Stopped.')
+    server = tf1.train.Server(cluster, job_name=job, task_index=task)
+  except tf.errors.OpError as e:
+    raise OSError('cannot start the %s %d server at %s (%s); is the port '
+                  'in use, or the address not this machine\'s?' % (
+                      job, task, cluster.task_address(job, task),
+                      e.message)) from e
+  if job == 'ps':
+    serve(server, cluster, task)
+    return
+  train_worker(
+      server, cluster, task, train_dir=FLAGS.train_dir,
+      max_steps=FLAGS.max_steps, sync_replicas=FLAGS.sync_replicas,
+      replicas_to_aggregate=FLAGS.replicas_to_aggregate,
+      data_dir=FLAGS.data_dir, batch_size=FLAGS.batch_size,
+      log_frequency=FLAGS.log_frequency,
+      log_device_placement=FLAGS.log_device_placement,
+      pipeline=FLAGS.input_pipeline, use_fp16=FLAGS.use_fp16,
+      save_checkpoint_secs=FLAGS.save_checkpoint_secs,
+      save_summaries_steps=FLAGS.save_summaries_steps, fresh=FLAGS.fresh,
+      model=FLAGS.model)
 
 
 def run():
   """Entry point of the cifar10_distributed_train console script."""
-  app.run(main)
+  cifar10_cli.run(main, sys.modules[__name__], 'cifar10_distributed_train')
 
 
 if __name__ == '__main__':

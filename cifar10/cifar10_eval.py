@@ -21,39 +21,52 @@ checkpoint's global step, for TensorBoard.
 import os
 import sys
 
-if __name__ == '__main__' and not __package__:
-  # Run as `python cifar10_eval.py`: this folder is first on sys.path and its
-  # cifar10.py would shadow the cifar10 package, so start from the repo root.
-  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if __name__ == '__main__':
+  if not __package__:
+    # Run as `python cifar10_eval.py`: this folder is first on sys.path and
+    # its cifar10.py would shadow the cifar10 package: start from the root.
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  from cifar10 import cifar10_cli
+  cifar10_cli.start('cifar10_eval')  # Ctrl-C while TensorFlow loads, too.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
 
 from datetime import datetime
 
-from absl import app
 from absl import flags
 import numpy as np
 import tensorflow as tf
 
 from cifar10 import cifar10
+from cifar10 import cifar10_cli
+from cifar10 import cifar10_input
 
 tf1 = tf.compat.v1
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string('eval_dir', '/tmp/cifar10_eval',
+EVAL_DIR = '/tmp/cifar10_eval'  # Where the precision summaries go.
+CHECKPOINT_DIR = '/tmp/cifar10_train'  # cifar10_train's --train_dir.
+NUM_EXAMPLES = 10000  # The whole test set.
+EVAL_INTERVAL_SECS = 300  # At least this long between two evaluations.
+
+flags.DEFINE_string('eval_dir', EVAL_DIR,
                     'Directory where to write event logs.')
 flags.DEFINE_enum('eval_data', 'test', ['test', 'train_eval'],
                   "'test' (the 10,000 test images) or 'train_eval' (the "
                   'training images).')
-flags.DEFINE_string('checkpoint_dir', '/tmp/cifar10_train',
+flags.DEFINE_string('checkpoint_dir', CHECKPOINT_DIR,
                     'Directory where to read model checkpoints.')
-flags.DEFINE_integer('eval_interval_secs', 300,
-                     'At least this many seconds between two evaluations.')
-flags.DEFINE_integer('num_examples', 10000, 'Number of examples to run.')
+flags.DEFINE_integer('eval_interval_secs', EVAL_INTERVAL_SECS,
+                     'At least this many seconds between two evaluations.',
+                     lower_bound=0)
+flags.DEFINE_integer('num_examples', NUM_EXAMPLES,
+                     'Number of examples to run.', lower_bound=1)
 flags.DEFINE_boolean('run_once', False,
                      'Evaluate the latest checkpoint once, then exit.')
 flags.DEFINE_integer('timeout_secs', 0,
                      'Stop after waiting this long for a new checkpoint (0: '
-                     'wait for ever, as the original did).')
+                     'wait for ever, as the original did).', lower_bound=0)
+# --help lists the model's flags (--data_dir, --batch_size, ...) too.
+flags.adopt_module_key_flags(cifar10)
 
 
 def checkpoint_step(checkpoint_path):
@@ -117,8 +130,7 @@ class _EvalGraph(object):
                                      targets=labels, k=1)
       # Restore the moving average version of the learned variables: they
       # score better than the last, noisier raw values.
-      variable_averages = tf1.train.ExponentialMovingAverage(
-          cifar10.MOVING_AVERAGE_DECAY)
+      variable_averages = cifar10.variable_averages()
       self.saver = tf1.train.Saver(variable_averages.variables_to_restore())
       self.summary_op = tf1.summary.merge_all()
       self.local_init_op = tf1.local_variables_initializer()
@@ -132,9 +144,11 @@ class _EvalGraph(object):
                        self.summary_op, num_examples, self.local_init_op)
 
 
-def evaluate(checkpoint_dir, eval_dir, data_dir=None, eval_data='test',
-             num_examples=10000, batch_size=None, run_once=True,
-             eval_interval_secs=300, timeout_secs=None, pipeline=None,
+def evaluate(checkpoint_dir=CHECKPOINT_DIR, eval_dir=EVAL_DIR,
+             data_dir=cifar10.DATA_DIR, eval_data='test',
+             num_examples=NUM_EXAMPLES, batch_size=cifar10.BATCH_SIZE,
+             run_once=True, eval_interval_secs=EVAL_INTERVAL_SECS,
+             timeout_secs=None, pipeline=cifar10_input.DEFAULT_PIPELINE,
              model=None):
   """Eval CIFAR-10: every new checkpoint once (or the latest, if run_once).
 
@@ -144,15 +158,15 @@ def evaluate(checkpoint_dir, eval_dir, data_dir=None, eval_data='test',
   Args:
     checkpoint_dir: where cifar10_train writes its checkpoints.
     eval_dir: where the summaries go.
-    data_dir, batch_size, pipeline: see cifar10.inputs (None: the flag's
-      value).
+    data_dir, batch_size, pipeline: see cifar10.inputs.
     eval_data: 'test' or 'train_eval'.
     num_examples: how many examples to count.
     run_once: evaluate the latest checkpoint and return.
     eval_interval_secs: minimum seconds between two evaluations.
     timeout_secs: give up waiting for a new checkpoint after this long
       (None: wait for ever).
-    model: the model the checkpoints must hold, or None to accept either.
+    model: the model the checkpoints must hold ('cifar10' or 'vgg16');
+      None: read it from each checkpoint.
 
   Returns:
     A list of (global_step, precision) pairs, one per checkpoint evaluated.
@@ -213,22 +227,26 @@ def evaluate(checkpoint_dir, eval_dir, data_dir=None, eval_data='test',
 def main(argv):
   del argv  # Unused.
   tf.get_logger().setLevel('ERROR')
+  cifar10.maybe_download_and_extract(FLAGS.data_dir, FLAGS.data_url,
+                                     FLAGS.data_md5)
   try:
-    cifar10.maybe_download_and_extract()
-    evaluate(FLAGS.checkpoint_dir, FLAGS.eval_dir, FLAGS.data_dir,
-             FLAGS.eval_data, FLAGS.num_examples, FLAGS.batch_size,
-             FLAGS.run_once, FLAGS.eval_interval_secs, FLAGS.timeout_secs,
-             FLAGS.input_pipeline,
-             FLAGS.model if FLAGS['model'].present else None)
-  except (OSError, ValueError, tf.errors.OpError) as e:
-    sys.exit(cifar10.error_line('cifar10_eval', e))
+    evaluate(checkpoint_dir=FLAGS.checkpoint_dir, eval_dir=FLAGS.eval_dir,
+             data_dir=FLAGS.data_dir, eval_data=FLAGS.eval_data,
+             num_examples=FLAGS.num_examples, batch_size=FLAGS.batch_size,
+             run_once=FLAGS.run_once,
+             eval_interval_secs=FLAGS.eval_interval_secs,
+             timeout_secs=FLAGS.timeout_secs or None,
+             pipeline=FLAGS.input_pipeline,
+             # Without --model, whatever each checkpoint holds.
+             model=FLAGS.model if FLAGS['model'].present else None)
   except KeyboardInterrupt:
+    # Waiting for the next checkpoint is the usual state: Ctrl-C ends it.
     print('Stopped.')
 
 
 def run():
   """Entry point of the cifar10_eval console script."""
-  app.run(main)
+  cifar10_cli.run(main, sys.modules[__name__], 'cifar10_eval')
 
 
 if __name__ == '__main__':

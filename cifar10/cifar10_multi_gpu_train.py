@@ -44,23 +44,23 @@ of all towers instead (decay after 350 epochs, i.e. N times fewer steps).
 import os
 import sys
 
-if __name__ == '__main__' and not __package__:
-  # Run as `python cifar10_multi_gpu_train.py`: this folder is first on
-  # sys.path and its cifar10.py would shadow the cifar10 package, so start
-  # from the repo root.
-  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if __name__ == '__main__':
+  if not __package__:
+    # Run as `python cifar10_multi_gpu_train.py`: this folder is first on
+    # sys.path and its cifar10.py would shadow the cifar10 package: start
+    # from the root.
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  from cifar10 import cifar10_cli
+  cifar10_cli.start('cifar10_multi_gpu_train')  # While TensorFlow loads too.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
 
-import re
-
-from absl import app
 from absl import flags
 import tensorflow as tf
 
 from cifar10 import cifar10
-# The training flags (--train_dir, --max_steps, --log_frequency, --fresh, ...)
-# and hooks are cifar10_train's: an absl flag can be defined only once.
-from cifar10 import cifar10_train
+from cifar10 import cifar10_cli
+from cifar10 import cifar10_input
+from cifar10 import cifar10_session
 
 tf1 = tf.compat.v1
 FLAGS = flags.FLAGS
@@ -75,12 +75,9 @@ flags.DEFINE_boolean('scale_lr_schedule', False,
                      'Decay the learning rate after 350 epochs of the images '
                      'of all towers (N times fewer steps); by default, as in '
                      'the original, after as many steps as with one tower.')
-
-
-def _strip_tower(name):
-  # 'tower_1/local3/weight_loss' -> 'local3/weight_loss', as TensorBoard
-  # names the loss in cifar10_train.
-  return re.sub('%s_[0-9]*/' % cifar10.TOWER_NAME, '', name)
+# --help lists the model's and the training session's flags too.
+flags.adopt_module_key_flags(cifar10)
+flags.adopt_module_key_flags(cifar10_session)
 
 
 def tower_devices(num_towers, tower_device='gpu'):
@@ -106,25 +103,23 @@ def tower_devices(num_towers, tower_device='gpu'):
   return ['/%s:%d' % (tower_device, i) for i in range(num_towers)]
 
 
-def tower_loss(scope, images, labels, model=None):
+def tower_loss(scope, images, labels, model='cifar10'):
   """Calculate the total loss on a single tower running the CIFAR model.
 
   Args:
     scope: unique prefix string identifying the CIFAR tower, e.g. 'tower_0/'.
     images: Images. 4D tensor of shape [batch_size, height, width, 3].
     labels: Labels. 1D tensor of shape [batch_size].
-    model: 'cifar10' or 'vgg16' (None: --model).
+    model: 'cifar10' or 'vgg16'.
 
   Returns:
      Tensor of shape [] containing the total loss for a batch of data: this
      tower's cross entropy plus the weight decay terms it built.
   """
   logits = cifar10.inference(images, model)
-  # cifar10.loss() sums the whole 'losses' collection, which also holds the
-  # towers built before this one; keep only this tower's terms.
-  cifar10.loss(logits, labels)
-  losses = tf1.get_collection('losses', scope)
-  return tf.add_n(losses, name='total_loss')
+  # The 'losses' collection also holds the towers built before this one:
+  # sum only this tower's terms.
+  return cifar10.loss(logits, labels, scope=scope)
 
 
 def average_gradients(tower_grads):
@@ -168,36 +163,9 @@ def average_gradients(tower_grads):
   return average_grads
 
 
-def _add_loss_summaries(losses, total_loss):
-  """cifar10.add_loss_summaries for one tower's losses.
-
-  The losses get names without the tower prefix, so their moving averages
-  ('cross_entropy/avg', ...) and TensorBoard tags ('cross_entropy (raw)',
-  'cross_entropy') are cifar10_train's, and either program can resume the
-  other's checkpoints.
-
-  Args:
-    losses: the tower's loss terms.
-    total_loss: their sum.
-
-  Returns:
-    The op that updates the moving averages.
-  """
-  named = [tf.identity(each, name=_strip_tower(each.op.name))
-           for each in losses]
-  named.append(tf.identity(total_loss, name='total_loss'))
-  loss_averages = tf1.train.ExponentialMovingAverage(0.9, name='avg')
-  loss_averages_op = loss_averages.apply(named)
-  for each in named:
-    for tag, value in ((each.op.name + ' (raw)', each),
-                       (each.op.name, loss_averages.average(each))):
-      tf1.add_to_collection(tf1.GraphKeys.SUMMARIES, tf.raw_ops.ScalarSummary(
-          tags=tag, values=tf.cast(value, tf.float32)))
-  return loss_averages_op
-
-
-def build_train_op(images, labels, global_step, devices, batch_size,
-                   scale_lr_schedule=False, model=None):
+def build_train_op(images, labels, global_step, devices,
+                   batch_size=cifar10.BATCH_SIZE, scale_lr_schedule=False,
+                   model='cifar10'):
   """Builds the towers, the averaged update and the summaries.
 
   Args:
@@ -206,7 +174,7 @@ def build_train_op(images, labels, global_step, devices, batch_size,
     devices: one device string per tower (see tower_devices).
     batch_size: images per tower.
     scale_lr_schedule: count the images of all towers in the decay schedule.
-    model: 'cifar10' or 'vgg16' (None: --model).
+    model: 'cifar10' or 'vgg16'.
 
   Returns:
     (train_op, loss, summary_op): the op that runs one step, the last
@@ -214,33 +182,34 @@ def build_train_op(images, labels, global_step, devices, batch_size,
     shared ones).
   """
   num_towers = len(devices)
-  lr = cifar10.learning_rate(global_step, batch_size,
-                             num_towers if scale_lr_schedule else 1, model)
-  opt = tf1.train.GradientDescentOptimizer(lr)
   image_splits = tf.split(images, num_towers)
   label_splits = tf.split(labels, num_towers)
-  tower_grads = []
+  towers = []  # (device, name scope, total loss) of each tower.
   with tf1.variable_scope(tf1.get_variable_scope()):
     for i, device in enumerate(devices):
       with tf.device(device):
         with tf.name_scope('%s_%d' % (cifar10.TOWER_NAME, i)) as scope:
-          loss = tower_loss(scope, image_splits[i], label_splits[i], model)
+          towers.append((device, scope, tower_loss(
+              scope, image_splits[i], label_splits[i], model)))
           # Reuse variables for the next tower.
           tf1.get_variable_scope().reuse_variables()
-          tower_grads.append(opt.compute_gradients(loss))
 
-  # Loss summaries of the last tower only, as in the original: every tower
+  def averaged_gradients(opt):
+    tower_grads = []
+    for device, scope, loss in towers:
+      # Each tower's backward pass runs where its forward pass did.
+      with tf.device(device), tf.name_scope(scope):
+        tower_grads.append(opt.compute_gradients(loss))
+    # The mean gradient, computed on the CPU where the variables live.
+    with tf.device('/cpu:0'):
+      return average_gradients(tower_grads)
+
+  # The loss summaries are the last tower's, as in the original: every tower
   # sees the same kind of images.
-  loss_averages_op = _add_loss_summaries(tf1.get_collection('losses', scope),
-                                         loss)
-  # The mean gradient, computed on the CPU where the variables live.
-  with tf.device('/cpu:0'):
-    grads = average_gradients(tower_grads)
-  with tf.control_dependencies([loss_averages_op]):
-    apply_gradient_op = opt.apply_gradients(grads, global_step=global_step)
-  tf1.summary.scalar('learning_rate', lr)
-  cifar10.add_histogram_summaries(grads)
-  train_op = cifar10.average_variables(apply_gradient_op, global_step)
+  loss = towers[-1][2]
+  train_op = cifar10.train(loss, global_step, batch_size, model,
+                           num_replicas=num_towers if scale_lr_schedule else 1,
+                           gradients=averaged_gradients)
 
   # Leave out the other towers' activation summaries: they carry the same
   # tags (cifar10 strips the tower from them), which one merge refuses.
@@ -251,11 +220,16 @@ def build_train_op(images, labels, global_step, devices, batch_size,
   return train_op, loss, tf1.summary.merge(summaries)
 
 
-def train(train_dir, max_steps, num_towers=1, tower_device='gpu',
-          scale_lr_schedule=False, data_dir=None, batch_size=None,
-          log_frequency=10, log_device_placement=False, pipeline=None,
-          use_fp16=None, save_checkpoint_secs=600, save_summaries_steps=100,
-          fresh=False, model=None):
+def train(train_dir=cifar10_session.TRAIN_DIR,
+          max_steps=cifar10_session.MAX_STEPS, num_towers=1,
+          tower_device='gpu', scale_lr_schedule=False,
+          data_dir=cifar10.DATA_DIR, batch_size=cifar10.BATCH_SIZE,
+          log_frequency=cifar10_session.LOG_FREQUENCY,
+          log_device_placement=False,
+          pipeline=cifar10_input.DEFAULT_PIPELINE, use_fp16=False,
+          save_checkpoint_secs=cifar10_session.SAVE_CHECKPOINT_SECS,
+          save_summaries_steps=cifar10_session.SAVE_SUMMARIES_STEPS,
+          fresh=False, model='cifar10'):
   """Train CIFAR-10 on num_towers towers, resuming from train_dir.
 
   Args:
@@ -264,26 +238,25 @@ def train(train_dir, max_steps, num_towers=1, tower_device='gpu',
     num_towers: how many towers (--num_gpus).
     tower_device: 'gpu' or 'cpu' (num_towers logical CPU devices).
     scale_lr_schedule: decay after 350 epochs of all towers' images.
-    data_dir, pipeline, use_fp16: see cifar10.distorted_inputs (None: the
-      flag's value).
-    batch_size: images per tower and step (None: --batch_size).
+    data_dir, pipeline, use_fp16: see cifar10.distorted_inputs.
+    batch_size: images per tower and step.
     log_frequency: steps between log lines.
     log_device_placement: log the device of every op.
     save_checkpoint_secs: seconds between checkpoints.
     save_summaries_steps: steps between summaries.
     fresh: delete train_dir first and start from step 0.
-    model: 'cifar10' or 'vgg16' (None: --model).
+    model: 'cifar10' or 'vgg16'.
 
   Returns:
     The global step reached.
 
   Raises:
     OSError: train_dir cannot be written.
-    ValueError: the data is missing or malformed, or bad tower settings.
+    ValueError: the data is missing or malformed, bad tower settings, or the
+      loss became NaN.
   """
   devices = tower_devices(num_towers, tower_device)
-  cifar10_train.prepare_train_dir(train_dir, fresh)
-  batch_size = batch_size or FLAGS['batch_size'].value
+  cifar10_session.prepare_train_dir(train_dir, fresh)
   if tower_device == 'gpu':
     found = len(tf.config.list_physical_devices('GPU'))
     if found < num_towers:
@@ -299,68 +272,39 @@ def train(train_dir, max_steps, num_towers=1, tower_device='gpu',
     train_op, loss, summary_op = build_train_op(
         images, labels, global_step, devices, batch_size, scale_lr_schedule,
         model)
-
-    stop_on_signal = cifar10_train.StopOnSignalHook()
-    hooks = [tf1.train.StopAtStepHook(last_step=max_steps),
-             tf1.train.NanTensorHook(loss),
-             # Examples per second over all towers.
-             cifar10_train.LoggerHook(loss, batch_size * num_towers,
-                                      log_frequency),
-             stop_on_signal]
-    print('Writing checkpoints and summaries to %s' % train_dir)
-    sys.stdout.flush()
     # Soft placement lets ops without a kernel on a tower's device (and
     # towers asked for on missing GPUs) fall back to the CPU.
     config = tf1.ConfigProto(
         allow_soft_placement=True, log_device_placement=log_device_placement,
         device_count={'CPU': num_towers if tower_device == 'cpu' else 1})
-    scaffold = tf1.train.Scaffold(summary_op=summary_op)
-    try:
-      with tf1.train.MonitoredTrainingSession(
-          checkpoint_dir=train_dir, hooks=hooks, config=config,
-          scaffold=scaffold, save_checkpoint_secs=save_checkpoint_secs,
-          save_summaries_steps=save_summaries_steps,
-          log_step_count_steps=save_summaries_steps) as mon_sess:
-        step = mon_sess.run_step_fn(
-            lambda step_context: step_context.session.run(global_step))
-        if step >= max_steps:
-          print('The checkpoint in %s is at step %d, which reaches '
-                '--max_steps %d: nothing to train. Raise --max_steps to go '
-                'on, or pass --fresh to start again.' % (train_dir, step,
-                                                         max_steps))
-        else:
-          if step:
-            print('Resuming from the checkpoint at step %d.' % step)
-          while not mon_sess.should_stop():
-            mon_sess.run(train_op)
-    except tf1.train.NanLossDuringTrainingError as e:
-      raise ValueError('the loss became NaN (training diverged). Try a '
-                       'smaller learning rate or batch size, or resume from '
-                       'the last checkpoint in %s.' % train_dir) from e
-  step = tf1.train.load_variable(train_dir, 'global_step')
-  if stop_on_signal.signal_name:
-    print('Stopped by %s at step %d; the checkpoint is in %s.' % (
-        stop_on_signal.signal_name, step, train_dir))
-  return step
+    # Examples per second count all towers' images.
+    return cifar10_session.run_training(
+        train_op, loss, train_dir, max_steps, batch_size * num_towers,
+        log_frequency=log_frequency, config=config,
+        scaffold=tf1.train.Scaffold(summary_op=summary_op),
+        save_checkpoint_secs=save_checkpoint_secs,
+        save_summaries_steps=save_summaries_steps).step
 
 
 def main(argv):
   del argv  # Unused.
   tf.get_logger().setLevel('ERROR')
-  try:
-    cifar10.maybe_download_and_extract()
-    train(FLAGS.train_dir, FLAGS.max_steps, FLAGS.num_gpus, FLAGS.tower_device,
-          FLAGS.scale_lr_schedule, FLAGS.data_dir, FLAGS.batch_size,
-          FLAGS.log_frequency, FLAGS.log_device_placement,
-          FLAGS.input_pipeline, FLAGS.use_fp16, FLAGS.save_checkpoint_secs,
-          FLAGS.save_summaries_steps, FLAGS.fresh, FLAGS.model)
-  except (OSError, ValueError, tf.errors.OpError) as e:
-    sys.exit(cifar10.error_line('cifar10_multi_gpu_train', e))
+  cifar10.maybe_download_and_extract(FLAGS.data_dir, FLAGS.data_url,
+                                     FLAGS.data_md5)
+  train(train_dir=FLAGS.train_dir, max_steps=FLAGS.max_steps,
+        num_towers=FLAGS.num_gpus, tower_device=FLAGS.tower_device,
+        scale_lr_schedule=FLAGS.scale_lr_schedule, data_dir=FLAGS.data_dir,
+        batch_size=FLAGS.batch_size, log_frequency=FLAGS.log_frequency,
+        log_device_placement=FLAGS.log_device_placement,
+        pipeline=FLAGS.input_pipeline, use_fp16=FLAGS.use_fp16,
+        save_checkpoint_secs=FLAGS.save_checkpoint_secs,
+        save_summaries_steps=FLAGS.save_summaries_steps, fresh=FLAGS.fresh,
+        model=FLAGS.model)
 
 
 def run():
   """Entry point of the cifar10_multi_gpu_train console script."""
-  app.run(main)
+  cifar10_cli.run(main, sys.modules[__name__], 'cifar10_multi_gpu_train')
 
 
 if __name__ == '__main__':

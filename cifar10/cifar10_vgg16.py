@@ -55,9 +55,8 @@ import math
 
 import tensorflow as tf
 
-from cifar10 import cifar10
-
-tf1 = tf.compat.v1
+from cifar10 import cifar10_input
+from cifar10 import cifar10_layers
 
 # (filters, convolution layers) of each stack; pooling follows each stack.
 STACKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
@@ -79,24 +78,16 @@ def _he_stddev(fan_in):
 
 def _conv3x3(x, name, filters):
   """A 3x3 SAME convolution with stride 1, bias and ReLU, in scope name."""
-  dtype = x.dtype
   channels = tf.compat.dimension_value(x.shape[-1])
-  with tf1.variable_scope(name) as scope:
-    kernel = cifar10._variable_with_weight_decay(
-        'weights', shape=[3, 3, channels, filters],
-        stddev=_he_stddev(9 * channels), wd=WEIGHT_DECAY, dtype=dtype)
-    conv = tf.nn.conv2d(x, kernel, [1, 1, 1, 1], padding='SAME')
-    biases = cifar10._variable_on_cpu('biases', [filters],
-                                      tf1.constant_initializer(0.0), dtype)
-    out = tf.nn.relu(tf.nn.bias_add(conv, biases), name=scope.name)
-  cifar10._activation_summary(out)
-  return out
+  return cifar10_layers.conv(x, name, [3, 3, channels, filters],
+                             stddev=_he_stddev(9 * channels),
+                             wd=WEIGHT_DECAY, bias=0.0)
 
 
 def inference(images):
   """Builds VGG-16 for CIFAR-10.
 
-  Variables come from cifar10's helpers (tf.compat.v1.get_variable on the
+  Variables come from cifar10_layers (tf.compat.v1.get_variable on the
   CPU), so multi-GPU towers share them and the dtype follows the images
   (float16 with --use_fp16).
 
@@ -118,17 +109,16 @@ def inference(images):
                          padding='SAME', name='pool%d' % stack)
   # Flatten all but the batch dimension, which is smaller in the last
   # batch of an evaluation pass.
-  dim = 1
-  for d in x.shape[1:]:
-    dim *= tf.compat.dimension_value(d)
+  dim = cifar10_layers.flat_size(x)
   x = tf.reshape(x, [-1, dim])
-  x = cifar10._local(x, 'fc6', [dim, FC_UNITS], _he_stddev(dim),
-                     WEIGHT_DECAY, 0.0)
-  x = cifar10._local(x, 'fc7', [FC_UNITS, FC_UNITS], _he_stddev(FC_UNITS),
-                     WEIGHT_DECAY, 0.0)
+  x = cifar10_layers.local(x, 'fc6', [dim, FC_UNITS], _he_stddev(dim),
+                           WEIGHT_DECAY, 0.0)
+  x = cifar10_layers.local(x, 'fc7', [FC_UNITS, FC_UNITS],
+                           _he_stddev(FC_UNITS), WEIGHT_DECAY, 0.0)
   # Variance 1 / fan_in, not the tutorial's tiny 1 / fan_in stddev: the
   # gradient reaching the 15 layers below passes through these weights, and
   # near-zero ones leave the deep net stuck at chance for hundreds of steps.
-  return cifar10._local(x, 'softmax_linear', [FC_UNITS, cifar10.NUM_CLASSES],
-                        math.sqrt(1.0 / FC_UNITS) / _TRUNCATED_STD,
-                        WEIGHT_DECAY, 0.0, relu=False)
+  return cifar10_layers.local(
+      x, 'softmax_linear', [FC_UNITS, cifar10_input.NUM_CLASSES],
+      math.sqrt(1.0 / FC_UNITS) / _TRUNCATED_STD, WEIGHT_DECAY, 0.0,
+      relu=False)

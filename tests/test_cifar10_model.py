@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from cifar10 import cifar10
+from cifar10 import cifar10_cli
 
 tf1 = tf.compat.v1
 
@@ -166,8 +167,8 @@ def test_train_op_steps_averages_and_summaries():
 def test_error_line_keeps_a_graph_error_to_its_first_line():
   op_error = tf.errors.NotFoundError(
       None, None, 'data_batch_1.bin; No such file\n\t [[{{node ReadFile}}]]')
-  assert (cifar10.error_line('cifar10_train', op_error) ==
+  assert (cifar10_cli.error_line('cifar10_train', op_error) ==
           'cifar10_train: error: data_batch_1.bin; No such file')
   # Other errors are ours and already one line: kept whole.
-  assert (cifar10.error_line('cifar10_eval', ValueError('bad: x.bin')) ==
+  assert (cifar10_cli.error_line('cifar10_eval', ValueError('bad: x.bin')) ==
           'cifar10_eval: error: bad: x.bin')

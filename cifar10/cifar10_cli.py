@@ -1,0 +1,178 @@
+"""How every CIFAR-10 program starts, shows its help and fails: one way.
+
+Summary of available functions:
+
+ # First thing a program does, before TensorFlow loads: Ctrl-C or SIGTERM
+ # from now on ends it with one line, not a traceback.
+ start(prog)
+
+ # absl.app.run(main), where --help prints the program's docstring and all
+ # of its flags (its own and those of the library modules it adopts), a bad
+ # flag is one line, and so is every expected error raised in main.
+ run(main, module, prog)
+ line = error_line(prog, error)      # '<prog>: error: <one line>'
+
+ # The installed commands (console scripts): start(prog), then the program.
+ cifar10_train(), cifar10_eval(), cifar10_multi_gpu_train(), ...
+
+Nothing here imports TensorFlow until a program needs it, so start() runs
+within milliseconds of Python itself.
+"""
+
+import importlib
+import os
+import signal
+import sys
+
+from absl import app
+from absl import flags
+
+FLAGS = flags.FLAGS
+
+# What asks for help, as absl and argparse spell it.
+HELP_ARGS = ('-h', '-help', '--help', '--helpshort', '-?')
+# Exit status after a signal, as a shell reports a process killed by it.
+SIGNAL_EXIT_BASE = 128
+
+
+class Stopped(KeyboardInterrupt):
+  """Ctrl-C or SIGTERM arrived while a program ran outside its training loop.
+
+  A KeyboardInterrupt, so code that cleans up after Ctrl-C (finally blocks,
+  `except KeyboardInterrupt`) does so for SIGTERM too.
+  """
+
+  def __init__(self, signal_name):
+    super().__init__(signal_name)
+    self.signal_name = signal_name
+
+
+def _quit_at_once(prog):
+  def handle(signum, frame):
+    del frame
+    os.write(2, ('%s: stopped by %s while starting; nothing was written.\n'
+                 % (prog, signal.Signals(signum).name)).encode())
+    # Nothing is open yet, so nothing needs unwinding: and an exception
+    # raised inside TensorFlow's import would print a traceback.
+    os._exit(SIGNAL_EXIT_BASE + signum)
+  return handle
+
+
+def _raise_stopped(signum, frame):
+  del frame
+  raise Stopped(signal.Signals(signum).name)
+
+
+def _install(handler):
+  for signum in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(signum, handler)
+
+
+def start(prog):
+  """Makes Ctrl-C and SIGTERM end the program with one line from now on.
+
+  Call it before importing TensorFlow (which takes seconds): until run()
+  begins the program, a signal exits at once with status 128 + signal.
+
+  Args:
+    prog: the program's name, which starts the line.
+  """
+  _install(_quit_at_once(prog))
+
+
+def error_line(prog, error):
+  """The one line a program exits with when it meets an expected error.
+
+  Args:
+    prog: the program's name, which starts the line.
+    error: an OSError or ValueError (a missing or malformed file, a bad
+      flag), or a tf.errors.OpError raised while the graph ran.
+
+  Returns:
+    '<prog>: error: <message>', one line: an OpError keeps only its first
+    line, as the rest is the graph's traceback.
+  """
+  message = str(error)
+  if hasattr(error, 'message') and hasattr(error, 'error_code'):  # OpError
+    message = error.message
+  return '%s: error: %s' % (prog, message.strip().split('\n')[0])
+
+
+def _help(module, prog):
+  """The program's docstring and every flag it accepts, as --help prints."""
+  doc = (module.__doc__ or '').strip()
+  listed = FLAGS.module_help(module).split('\n', 1)
+  # module_help starts with the module's name: say whose flags they are.
+  body = listed[1] if len(listed) > 1 else '  (none)'
+  return '%s\n\nflags of %s:\n%s\n' % (doc, prog, body)
+
+
+def _parse(argv, module, prog):
+  """absl's flag parsing, with our --help and one-line flag errors."""
+  args = argv[1:]
+  if '--' in args:
+    args = args[:args.index('--')]
+  if any(a in HELP_ARGS for a in args):
+    sys.stdout.write(_help(module, prog))
+    sys.exit(0)
+  try:
+    rest = FLAGS(argv)
+  except flags.Error as e:
+    sys.exit('%s: error: %s (see %s --help)' % (
+        prog, str(e).strip().split('\n')[0], prog))
+  if len(rest) > 1:
+    # absl hands leftovers to main, where they would be silently ignored.
+    sys.exit('%s: error: unexpected argument %r: every setting is a flag '
+             '(see %s --help)' % (prog, rest[1], prog))
+  return rest
+
+
+def run(main, module, prog):
+  """Runs a program's main(argv) under absl, with its flags parsed.
+
+  Ctrl-C and SIGTERM raise Stopped from now on (a training loop turns them
+  into a clean stop with a checkpoint instead); one that reaches here ends
+  the program with one line and status 128 + signal. OSError, ValueError
+  and TensorFlow's OpError end it with error_line() and status 1.
+
+  Args:
+    main: the program's main(argv).
+    module: the program's module, whose docstring and key flags --help shows.
+    prog: the program's name.
+  """
+  _install(_raise_stopped)
+  import tensorflow as tf  # The programs have loaded it already.
+  try:
+    app.run(main, flags_parser=lambda argv: _parse(argv, module, prog))
+  except KeyboardInterrupt as e:
+    name = getattr(e, 'signal_name', 'SIGINT')
+    sys.stderr.write('%s: stopped by %s.\n' % (prog, name))
+    sys.exit(SIGNAL_EXIT_BASE + signal.Signals[name])
+  except (OSError, ValueError, tf.errors.OpError) as e:
+    sys.exit(error_line(prog, e))
+
+
+def _launch(prog):
+  """An installed command: start(prog), then load and run the program."""
+  start(prog)
+  importlib.import_module('cifar10.' + prog).run()
+
+
+def cifar10_train():
+  """The cifar10_train command."""
+  _launch('cifar10_train')
+
+
+def cifar10_eval():
+  """The cifar10_eval command."""
+  _launch('cifar10_eval')
+
+
+def cifar10_multi_gpu_train():
+  """The cifar10_multi_gpu_train command."""
+  _launch('cifar10_multi_gpu_train')
+
+
+def cifar10_distributed_train():
+  """The cifar10_distributed_train command."""
+  _launch('cifar10_distributed_train')
