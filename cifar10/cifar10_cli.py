@@ -10,6 +10,7 @@ Summary of available functions:
  # of its flags (its own and those of the library modules it adopts), a bad
  # flag is one line, and so is every expected error raised in main.
  run(main, module, prog)
+ run_plain(main, prog)      # the same for a main(argv=None) using argparse
  line = error_line(prog, error)      # '<prog>: error: <one line>'
 
  # The installed commands (console scripts): start(prog), then the program.
@@ -145,11 +146,33 @@ def run(main, module, prog):
   try:
     app.run(main, flags_parser=lambda argv: _parse(argv, module, prog))
   except KeyboardInterrupt as e:
-    name = getattr(e, 'signal_name', 'SIGINT')
-    sys.stderr.write('%s: stopped by %s.\n' % (prog, name))
-    sys.exit(SIGNAL_EXIT_BASE + signal.Signals[name])
+    _stopped(prog, e)
   except (OSError, ValueError, tf.errors.OpError) as e:
     sys.exit(error_line(prog, e))
+
+
+def run_plain(main, prog):
+  """Runs a program whose main(argv=None) parses its own flags (argparse).
+
+  Signals as in run(); main's return value is the exit status.
+
+  Args:
+    main: the program's main(argv=None).
+    prog: the program's name.
+  """
+  _install(_raise_stopped)
+  try:
+    status = main()
+  except KeyboardInterrupt as e:
+    _stopped(prog, e)
+  sys.exit(status)
+
+
+def _stopped(prog, interrupt):
+  """Ends the program after Ctrl-C or SIGTERM, with one line."""
+  name = getattr(interrupt, 'signal_name', 'SIGINT')
+  sys.stderr.write('%s: stopped by %s.\n' % (prog, name))
+  sys.exit(SIGNAL_EXIT_BASE + signal.Signals[name])
 
 
 def _launch(prog):
@@ -176,3 +199,8 @@ def cifar10_multi_gpu_train():
 def cifar10_distributed_train():
   """The cifar10_distributed_train command."""
   _launch('cifar10_distributed_train')
+
+
+def cnn_building_blocks():
+  """The cnn_building_blocks command."""
+  _launch('cnn_building_blocks')

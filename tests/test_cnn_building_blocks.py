@@ -1,4 +1,4 @@
-"""Tests for scripts/cnn_building_blocks.py: the CNN lab's building blocks.
+"""Tests for cifar10/cnn_building_blocks.py: the CNN lab's building blocks.
 
 Expected outputs of the classic 5x5 example are written out here as
 literals, worked out by hand, so the tests cannot pass by comparing two
@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from conftest import REPO, run_program
 
-SCRIPT = os.path.join(REPO, 'scripts', 'cnn_building_blocks.py')
+SCRIPT = os.path.join(REPO, 'cifar10', 'cnn_building_blocks.py')
 
 
 def _load_script():
@@ -290,7 +290,7 @@ def test_program_prints_all_blocks_and_writes_figures(tmp_path):
 
 def test_program_only_one_block_from_its_folder():
   proc = run_program(['cnn_building_blocks.py', '--only', 'pooling'],
-                     cwd=os.path.join(REPO, 'scripts'))
+                     cwd=os.path.join(REPO, 'cifar10'))
   lines = proc.stdout.splitlines()
   assert [line for line in lines if line.startswith('==')] == [
       '== 3. Pooling: 2x2 windows, stride 2 ==']
@@ -300,7 +300,7 @@ def test_program_only_one_block_from_its_folder():
 
 
 def test_program_as_module_convolution_only():
-  proc = run_program(['-m', 'scripts.cnn_building_blocks', '--only',
+  proc = run_program(['-m', 'cifar10.cnn_building_blocks', '--only',
                       'convolution'])
   assert SIX_LINE in proc.stdout.splitlines()
   assert '== 2.' not in proc.stdout
@@ -369,7 +369,7 @@ def test_main_in_process_one_hot_only(capsys):
 
 
 def test_every_block_has_a_walk_and_a_figure(tmp_path):
-  from scripts import cnn_building_blocks_plot as show
+  from cifar10 import cnn_building_blocks_plot as show
   assert tuple(show.WALKS) == blocks.BLOCKS
   # A figure that cannot be written is a one-line error naming the file.
   _, data = show.walk_pooling(blocks)

@@ -18,9 +18,10 @@ Summary of the public functions:
 
 Usage (any of these; about 5 s, most of it importing TensorFlow):
 
-  python scripts/cnn_building_blocks.py
-  python scripts/cnn_building_blocks.py --only pooling
-  python scripts/cnn_building_blocks.py --plot_dir /tmp/cnn_blocks  # PNGs
+  cnn_building_blocks                           # the installed command
+  cnn_building_blocks --only pooling
+  cnn_building_blocks --plot_dir /tmp/cnn_blocks  # also PNG figures
+  python cifar10/cnn_building_blocks.py         # from a checkout
 
 Blocks: convolution, stride_padding, pooling, softmax, one_hot. Figures need
 matplotlib (`pip install -e '.[plot]'`). The exit status is 1 if TensorFlow
@@ -41,16 +42,21 @@ import math
 import os
 import sys
 
-if __name__ == '__main__' and not __package__:
-  # Run as `python cnn_building_blocks.py`: start from the repo root like the
-  # other programs do, so that `from scripts import ...` works.
-  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if __name__ == '__main__':
+  if not __package__:
+    # Run as `python cnn_building_blocks.py`: this folder is first on
+    # sys.path and its cifar10.py would shadow the cifar10 package: start
+    # from the root.
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  from cifar10 import cifar10_cli
+  cifar10_cli.start('cnn_building_blocks')  # Ctrl-C while TensorFlow loads.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
 
 import numpy as np
 import tensorflow as tf
 
-from scripts import cnn_building_blocks_plot as show
+from cifar10 import cifar10_cli
+from cifar10 import cnn_building_blocks_plot as show
 
 PROG = 'cnn_building_blocks'
 BLOCKS = ('convolution', 'stride_padding', 'pooling', 'softmax', 'one_hot')
@@ -284,7 +290,8 @@ def main(argv=None):
   """Parses flags, walks through the blocks; returns the exit status."""
   parser = argparse.ArgumentParser(
       prog=PROG, allow_abbrev=False,  # A misspelled flag is an error.
-      description='The CNN lab building blocks in TensorFlow and NumPy.')
+      description=__doc__,
+      formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('--only', choices=BLOCKS,
                       help='Show only this block (default: all).')
   parser.add_argument('--plot_dir',
@@ -319,5 +326,10 @@ def main(argv=None):
   return 0
 
 
+def run():
+  """Entry point of the cnn_building_blocks console script."""
+  cifar10_cli.run_plain(main, PROG)
+
+
 if __name__ == '__main__':
-  sys.exit(main())
+  run()

@@ -1,4 +1,4 @@
-"""How scripts/cnn_building_blocks.py shows each block: printed and drawn.
+"""How cifar10/cnn_building_blocks.py shows each block: printed and drawn.
 
 cnn_building_blocks.py computes the blocks (TensorFlow and NumPy) and runs
 the program; this module prints the walk-through of each block (what it
