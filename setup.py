@@ -36,16 +36,20 @@ setuptools.setup(
     },
     entry_points={
         'console_scripts': [
-            'cifar10_train = cifar10.cifar10_train:run',
-            'cifar10_eval = cifar10.cifar10_eval:run',
-            'cifar10_multi_gpu_train = cifar10.cifar10_multi_gpu_train:run',
+            # Through cifar10.cifar10_cli: Ctrl-C is clean while TensorFlow
+            # loads.
+            'cifar10_train = cifar10.cifar10_cli:cifar10_train',
+            'cifar10_eval = cifar10.cifar10_cli:cifar10_eval',
+            ('cifar10_multi_gpu_train = '
+             'cifar10.cifar10_cli:cifar10_multi_gpu_train'),
             ('cifar10_distributed_train = '
-             'cifar10.cifar10_distributed_train:run'),
-            'fully_connected_feed = mnist.fully_connected_feed:run',
-            'mnist_softmax = mnist.mnist_softmax:run',
-            'mnist_softmax_xla = mnist.mnist_softmax_xla:run',
-            'mnist_with_summaries = mnist.mnist_with_summaries:run',
-            'mnist_deep = mnist.mnist_deep:run',
+             'cifar10.cifar10_cli:cifar10_distributed_train'),
+            # Through mnist.commands: Ctrl-C is clean while TensorFlow loads.
+            'fully_connected_feed = mnist.commands:fully_connected_feed',
+            'mnist_softmax = mnist.commands:mnist_softmax',
+            'mnist_softmax_xla = mnist.commands:mnist_softmax_xla',
+            'mnist_with_summaries = mnist.commands:mnist_with_summaries',
+            'mnist_deep = mnist.commands:mnist_deep',
         ],
     },
     classifiers=[

@@ -1,8 +1,21 @@
 """The classic TensorFlow 1 MNIST tutorials, for TensorFlow 2 graph mode.
 
-Modules: input_data (the idx files and DataSet), mnist (the model of
-fully_connected_feed) and the programs fully_connected_feed, mnist_softmax,
-mnist_softmax_xla, mnist_with_summaries and mnist_deep.
+Programs: fully_connected_feed, mnist_softmax, mnist_softmax_xla,
+mnist_with_summaries, mnist_deep and handwriting_pad (each also an
+installed command, started through commands).
+
+Libraries: input_data (the idx files and DataSet) with mnist_download,
+mnist (the model of fully_connected_feed), training (what every trainer
+does around its loop), digit_image (images as MNIST digits),
+trained_models (checkpoints restored for inference), handwriting_pad_page
+and commands. Programs import libraries only, and nothing here imports
+the cifar10 package.
+
+Here, for the programs:
+
+ parser = new_parser(PROG, __doc__)    # --help: the docstring, every flag
+ flags = parse_flags(parser, argv)     # strict, with suggestions
+ parser.add_argument(..., type=int_at_least(1))
 """
 
 import argparse
@@ -15,6 +28,38 @@ if importlib.util.find_spec('tensorflow') is None:
   raise ImportError(
       'TensorFlow is not installed. Install it with the project: '
       "pip install 'classic-tf-tutorials[cpu]' (or [gpu] for NVIDIA GPUs).")
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+  """Shows the description as written, and the default of each flag.
+
+  The description is the program's whole docstring, whose usage examples
+  and tables need their line breaks. A default is added to a flag's help
+  unless the help already names it, or the flag takes no value.
+  """
+
+  def _get_help_string(self, action):
+    text = action.help or ''
+    if ('default' in text.lower() or not action.option_strings
+        or action.nargs == 0 or action.default in (None, argparse.SUPPRESS)):
+      return text
+    return text + ' (default: %(default)s)'
+
+
+def new_parser(prog, doc):
+  """An argument parser whose --help tells everything.
+
+  Args:
+    prog: the program's name, for its usage and error lines.
+    doc: the program's module docstring, shown whole by --help.
+
+  Returns:
+    An argparse.ArgumentParser that accepts no abbreviated flags (use
+    parse_flags with it).
+  """
+  return argparse.ArgumentParser(prog=prog, description=doc,
+                                 allow_abbrev=False,
+                                 formatter_class=HelpFormatter)
 
 
 def parse_flags(parser, argv=None):

@@ -19,6 +19,13 @@ Usage:
 Every 100 steps it prints `Step N: loss = L (S sec)` and writes the loss
 summary; every 1000 steps and at the end it saves `model.ckpt-<step>` in
 --log_dir and prints the precision on the training, validation and test sets.
+--log_dir is emptied first (if it holds only this program's files), as the
+original did; the `tensorboard --logdir` line to watch it goes to stderr.
+
+Ctrl-C or SIGTERM stops training after the current step, saves a
+checkpoint and says so (`Stopped by SIGTERM at step N; the checkpoint is
+in DIR.`, exit status 0); before training starts it ends the program with
+one line. A loss that becomes NaN or infinite stops the run with advice.
 
 Library use (the program is a thin layer over this):
 
@@ -28,25 +35,29 @@ Library use (the program is a thin layer over this):
  results = run_training(input_data_dir, log_dir, max_steps=2000, ...)
 """
 
-import argparse
-import math
 import os
 import shutil
 import sys
 import time
 
-if __name__ == '__main__' and not __package__:
-  # Run as `python prog.py`: this folder is first on sys.path and its
-  # mnist.py would shadow the mnist package, so start from the repo root.
-  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if __name__ == '__main__':
+  if not __package__:
+    # Run as `python prog.py`: this folder is first on sys.path and its
+    # mnist.py would shadow the mnist package, so start from the repo root.
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  # Before TensorFlow loads (seconds): Ctrl-C then gives one line.
+  from mnist import commands
+  commands.startup('fully_connected_feed')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
 
 import tensorflow as tf
 
 from mnist import input_data
-from mnist import mnist
 from mnist import int_at_least
+from mnist import mnist
+from mnist import new_parser
 from mnist import parse_flags
+from mnist import training
 
 tf1 = tf.compat.v1
 
@@ -160,6 +171,8 @@ def run_training(input_data_dir, log_dir, learning_rate=0.01, max_steps=2000,
     IOError, ValueError: the data files are missing and cannot be fetched,
       or are corrupt.
     FloatingPointError: the loss became NaN or infinite.
+    training.Stopped: Ctrl-C or SIGTERM stopped training after a step; a
+      checkpoint of that step was saved first.
   """
   # Get the sets of images and labels for training, validation, and test.
   if data_sets is None:
@@ -177,11 +190,13 @@ def run_training(input_data_dir, log_dir, learning_rate=0.01, max_steps=2000,
     init = tf1.global_variables_initializer()
     saver = tf1.train.Saver()
 
-    with tf1.Session() as sess:
+    saved = 0  # The step of the last checkpoint.
+    with training.StopOnSignal() as stop, tf1.Session() as sess:
       # The FileWriter also writes the graph, for TensorBoard's Graphs tab.
       summary_writer = tf1.summary.FileWriter(log_dir, sess.graph)
       sess.run(init)
       train_seconds = 0.0
+      checkpoint_file = os.path.join(log_dir, 'model.ckpt')
       for step in range(max_steps):
         start_time = time.time()
         feed_dict = fill_feed_dict(data_sets.train, images_placeholder,
@@ -195,11 +210,8 @@ def run_training(input_data_dir, log_dir, learning_rate=0.01, max_steps=2000,
           _, loss_value = sess.run([train_op, loss], feed_dict=feed_dict)
         duration = time.time() - start_time
         train_seconds += duration
-        if not math.isfinite(loss_value):
-          # Say so at once: every later step would be NaN too.
-          raise FloatingPointError(
-              'the model diverged: loss = %s at step %d; try a smaller '
-              '--learning_rate (now %g)' % (loss_value, step, learning_rate))
+        steps_done = step + 1
+        training.check_loss(loss_value, step, learning_rate)
 
         if step % SUMMARY_EVERY == 0:
           print('Step %d: loss = %.2f (%.3f sec)' % (step, loss_value,
@@ -208,11 +220,11 @@ def run_training(input_data_dir, log_dir, learning_rate=0.01, max_steps=2000,
           summary_writer.flush()
 
         # Save a checkpoint and evaluate the model periodically.
-        if (step + 1) % CHECKPOINT_EVERY == 0 or step + 1 == max_steps:
-          checkpoint_file = os.path.join(log_dir, 'model.ckpt')
+        if steps_done % CHECKPOINT_EVERY == 0 or steps_done == max_steps:
           # Numbered by steps done (the original used the 0-based step,
           # giving model.ckpt-999 after 1000 steps).
-          saver.save(sess, checkpoint_file, global_step=step + 1)
+          saver.save(sess, checkpoint_file, global_step=steps_done)
+          saved = steps_done
           for name, title in (('train', 'Training'),
                               ('validation', 'Validation'),
                               ('test', 'Test')):
@@ -220,6 +232,14 @@ def run_training(input_data_dir, log_dir, learning_rate=0.01, max_steps=2000,
             results[name] = do_eval(sess, eval_correct, images_placeholder,
                                     labels_placeholder,
                                     getattr(data_sets, name))[2]
+        if stop.requested:
+          # Ctrl-C or SIGTERM: keep this step's model, skip the rest.
+          if saved != steps_done:
+            stop.announce('saving a checkpoint')
+            saver.save(sess, checkpoint_file, global_step=steps_done)
+          summary_writer.close()
+          raise training.Stopped(stop.signal_name, steps_done,
+                                 'the checkpoint is in %s' % log_dir)
       summary_writer.close()
   if max_steps:
     print('Trained %d steps in %.1f sec (%.0f steps/sec), evaluations '
@@ -257,9 +277,7 @@ def fresh_log_dir(log_dir):
 
 
 def _parser():
-  parser = argparse.ArgumentParser(
-      description=__doc__.split('\n')[0], allow_abbrev=False,
-      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+  parser = new_parser(PROG, __doc__)
   parser.add_argument('--learning_rate', type=float, default=0.01,
                       help='Initial learning rate.')
   parser.add_argument('--max_steps', type=int_at_least(0), default=2000,
@@ -288,26 +306,28 @@ def _parser():
 def run(argv=None):
   """The program: parses flags, empties --log_dir and trains.
 
+  Expected errors (bad data, an unwritable --log_dir, divergence) and
+  Ctrl-C/SIGTERM end it with one line; see training.program.
+
   Args:
     argv: arguments without the program name; default sys.argv[1:].
   """
   flags = parse_flags(_parser(), argv)
-  tf.get_logger().setLevel('ERROR')
-  try:
-    fresh_log_dir(flags.log_dir)
-  except (OSError, ValueError) as e:
-    sys.exit('%s: error: %s' % (PROG, e))
-  data_sets = input_data.read_data_sets_or_exit(
-      PROG, flags.input_data_dir, fake_data=flags.fake_data)
-  try:
+  with training.program(PROG):
+    tf.get_logger().setLevel('ERROR')
+    try:
+      fresh_log_dir(flags.log_dir)
+    except (OSError, ValueError) as e:
+      sys.exit('%s: error: %s' % (PROG, e))
+    training.tensorboard_hint(flags.log_dir)
+    data_sets = input_data.read_data_sets_or_exit(
+        PROG, flags.input_data_dir, fake_data=flags.fake_data)
     run_training(flags.input_data_dir, flags.log_dir,
                  learning_rate=flags.learning_rate, max_steps=flags.max_steps,
                  hidden1=flags.hidden1, hidden2=flags.hidden2,
                  batch_size=flags.batch_size, fake_data=flags.fake_data,
                  data_sets=data_sets)
-  except FloatingPointError as e:
-    sys.exit('%s: error: %s' % (PROG, e))
 
 
 if __name__ == '__main__':
-  run()
+  commands.run_and_finish(run)

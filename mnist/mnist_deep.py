@@ -31,7 +31,12 @@ Restore either by rebuilding the graph:
   tf.compat.v1.train.Saver().restore(sess, tf.train.latest_checkpoint(dir))
 
 or from the .meta file with tf.compat.v1.train.import_meta_graph and
-graph.get_tensor_by_name('logits:0').
+graph.get_tensor_by_name('logits:0') (as mnist.trained_models does).
+
+A loss that becomes NaN or infinite stops it with advice. Ctrl-C or SIGTERM
+stops training after the current step, saves a checkpoint and says so
+(`Stopped by SIGTERM at step N; the checkpoint is in DIR.`, exit status 0);
+before training starts it ends the program with one line.
 
 Summary of available functions:
 
@@ -41,15 +46,18 @@ Summary of available functions:
  run(argv)                                # parse flags, read data, train
 """
 
-import argparse
 import os
 import sys
 import tempfile
 
-if __name__ == '__main__' and not __package__:
-  # Run as `python prog.py`: this folder is first on sys.path and its
-  # mnist.py would shadow the mnist package, so start from the repo root.
-  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if __name__ == '__main__':
+  if not __package__:
+    # Run as `python prog.py`: this folder is first on sys.path and its
+    # mnist.py would shadow the mnist package, so start from the repo root.
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  # Before TensorFlow loads (seconds): Ctrl-C then gives one line.
+  from mnist import commands
+  commands.startup('mnist_deep')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
 
 import numpy as np
@@ -57,7 +65,9 @@ import tensorflow as tf
 
 from mnist import input_data
 from mnist import int_at_least
+from mnist import new_parser
 from mnist import parse_flags
+from mnist import training
 
 tf1 = tf.compat.v1
 
@@ -75,11 +85,8 @@ DEFAULT_DATA_DIR = '/tmp/tensorflow/mnist/input_data'
 DEFAULT_LOG_DIR = '/tmp/tensorflow/mnist/logs/mnist_deep'
 
 
-
 def _parser():
-  parser = argparse.ArgumentParser(
-      prog=PROG, allow_abbrev=False,
-      description='A convolutional MNIST classifier (about 99.2%).')
+  parser = new_parser(PROG, __doc__)
   parser.add_argument('--data_dir', default=DEFAULT_DATA_DIR,
                       help='Directory for storing input data. Default '
                       '%(default)s.')
@@ -222,6 +229,11 @@ def train(data_sets, log_dir, max_steps=20000, batch_size=50,
   Returns:
     (accuracy, checkpoint): the test accuracy (float) and the path prefix
     of the last checkpoint.
+
+  Raises:
+    FloatingPointError: the loss became NaN or infinite.
+    training.Stopped: Ctrl-C or SIGTERM stopped training after a step; a
+      checkpoint of that step was saved first.
   """
   with tf.Graph().as_default():
     x = tf1.placeholder(tf.float32, [None, IMAGE_PIXELS], name='x')
@@ -239,17 +251,27 @@ def train(data_sets, log_dir, max_steps=20000, batch_size=50,
     saver = tf1.train.Saver()
     prefix = os.path.join(log_dir, 'model.ckpt')
     checkpoint = None
-    with tf1.Session() as sess:
+    with training.StopOnSignal() as stop, tf1.Session() as sess:
       sess.run(tf1.global_variables_initializer())
       for i in range(max_steps):
         batch_xs, batch_ys = data_sets.train.next_batch(batch_size)
         if i % LOG_EVERY == 0:
           train_accuracy = evaluate(sess, logits, x, batch_xs, batch_ys)
           print('step %d, training accuracy %g' % (i, train_accuracy))
-        sess.run(train_step, {x: batch_xs, labels: batch_ys,
-                              keep_prob: TRAIN_KEEP_PROB})
+        _, loss_value = sess.run([train_step, cross_entropy], {
+            x: batch_xs, labels: batch_ys, keep_prob: TRAIN_KEEP_PROB})
+        training.check_loss(loss_value, i, learning_rate,
+                            flag='learning rate')
         if (i + 1) % checkpoint_every == 0 or i + 1 == max_steps:
           checkpoint = saver.save(sess, prefix, global_step=global_step)
+        elif stop.requested:
+          stop.announce('saving a checkpoint')
+          checkpoint = saver.save(sess, prefix, global_step=global_step)
+        if stop.requested:
+          # Ctrl-C or SIGTERM: the model of this step is saved; the test
+          # evaluation would take seconds more.
+          raise training.Stopped(stop.signal_name, i + 1,
+                                 'the checkpoint is in %s' % log_dir)
       test = data_sets.test
       accuracy = evaluate(sess, logits, x, test.images, test.labels,
                           batch_size=eval_batch_size)
@@ -264,22 +286,23 @@ def run(argv=None):
       sys.argv[1:]).
   """
   flags = parse_flags(_parser(), argv)
-  tf.get_logger().setLevel('ERROR')
-  try:
-    os.makedirs(flags.log_dir, exist_ok=True)
-    # Fail now, not after an hour of training, if checkpoints cannot go
-    # there (os.access alone is not enough: it ignores read-only mounts).
-    tempfile.TemporaryFile(dir=flags.log_dir).close()
-  except OSError as e:
-    sys.exit('%s: error: cannot write checkpoints into --log_dir %s: %s'
-             % (PROG, flags.log_dir, e.strerror or e))
-  data_sets = input_data.read_data_sets_or_exit(PROG, flags.data_dir)
-  accuracy, checkpoint = train(data_sets, flags.log_dir,
-                               max_steps=flags.max_steps,
-                               batch_size=flags.batch_size)
-  print('test accuracy %g' % accuracy)
-  print('Model saved in %s' % checkpoint)
+  with training.program(PROG):
+    tf.get_logger().setLevel('ERROR')
+    try:
+      os.makedirs(flags.log_dir, exist_ok=True)
+      # Fail now, not after an hour of training, if checkpoints cannot go
+      # there (os.access alone is not enough: it ignores read-only mounts).
+      tempfile.TemporaryFile(dir=flags.log_dir).close()
+    except OSError as e:
+      sys.exit('%s: error: cannot write checkpoints into --log_dir %s: %s'
+               % (PROG, flags.log_dir, e.strerror or e))
+    data_sets = input_data.read_data_sets_or_exit(PROG, flags.data_dir)
+    accuracy, checkpoint = train(data_sets, flags.log_dir,
+                                 max_steps=flags.max_steps,
+                                 batch_size=flags.batch_size)
+    print('test accuracy %g' % accuracy)
+    print('Model saved in %s' % checkpoint)
 
 
 if __name__ == '__main__':
-  run()
+  commands.run_and_finish(run)

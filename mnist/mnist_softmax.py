@@ -9,7 +9,10 @@ Usage:
   python mnist_softmax.py [--data_dir=/tmp/tensorflow/mnist/input_data]
 
 It prints the `Extracting <file>` lines of input_data and then one number,
-the test accuracy, as the original did.
+the test accuracy, as the original did. A loss that becomes NaN or infinite
+(a far too large --learning_rate) stops it with advice. Ctrl-C or SIGTERM
+stops it after the current step with one line (`Stopped by SIGINT at step
+N; nothing was saved.`, exit status 128 + the signal's number).
 
 Summary of available functions:
 
@@ -23,21 +26,26 @@ Summary of available functions:
  run(argv)
 """
 
-import argparse
 import os
 import sys
 
-if __name__ == '__main__' and not __package__:
-  # Run as `python prog.py`: this folder is first on sys.path and its
-  # mnist.py would shadow the mnist package, so start from the repo root.
-  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if __name__ == '__main__':
+  if not __package__:
+    # Run as `python prog.py`: this folder is first on sys.path and its
+    # mnist.py would shadow the mnist package, so start from the repo root.
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  # Before TensorFlow loads (seconds): Ctrl-C then gives one line.
+  from mnist import commands
+  commands.startup('mnist_softmax')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
 
 import tensorflow as tf
 
 from mnist import input_data
 from mnist import int_at_least
+from mnist import new_parser
 from mnist import parse_flags
+from mnist import training
 
 tf1 = tf.compat.v1
 
@@ -47,11 +55,8 @@ NUM_CLASSES = 10  # The digits 0-9.
 DEFAULT_DATA_DIR = '/tmp/tensorflow/mnist/input_data'
 
 
-
 def _parser():
-  parser = argparse.ArgumentParser(
-      prog=PROG, allow_abbrev=False,
-      description='Softmax regression on MNIST; prints the test accuracy.')
+  parser = new_parser(PROG, __doc__)
   parser.add_argument('--data_dir', default=DEFAULT_DATA_DIR,
                       help='Directory with (or to download) the four MNIST '
                       '.gz files. Default %(default)s.')
@@ -116,20 +121,29 @@ def train(data_sets, max_steps=1000, batch_size=100, learning_rate=0.5):
   Returns:
     (accuracy, weights, biases): the test accuracy as a Python float and the
     trained parameters as NumPy arrays [784, 10] and [10].
+
+  Raises:
+    FloatingPointError: the loss became NaN or infinite.
+    training.Stopped: Ctrl-C or SIGTERM stopped training after a step.
   """
   with tf.Graph().as_default():
     x = tf1.placeholder(tf.float32, [None, IMAGE_PIXELS], name='x')
     labels = tf1.placeholder(tf.int64, [None], name='labels')
     logits = inference(x)
+    cross_entropy = loss(logits, labels)
     train_step = tf1.train.GradientDescentOptimizer(learning_rate).minimize(
-        loss(logits, labels))
+        cross_entropy)
     accuracy = accuracy_op(logits, labels)
     weights, biases = tf1.trainable_variables()
-    with tf1.Session() as sess:
+    with training.StopOnSignal() as stop, tf1.Session() as sess:
       sess.run(tf1.global_variables_initializer())
-      for _ in range(max_steps):
+      for step in range(max_steps):
         batch_xs, batch_ys = data_sets.train.next_batch(batch_size)
-        sess.run(train_step, {x: batch_xs, labels: batch_ys})
+        _, loss_value = sess.run([train_step, cross_entropy],
+                                 {x: batch_xs, labels: batch_ys})
+        training.check_loss(loss_value, step, learning_rate)
+        if stop.requested:
+          raise training.Stopped(stop.signal_name, step + 1)
       test = data_sets.test
       value = sess.run(accuracy, {x: test.images, labels: test.labels})
       return float(value), sess.run(weights), sess.run(biases)
@@ -143,13 +157,14 @@ def run(argv=None):
       sys.argv[1:]).
   """
   flags = parse_flags(_parser(), argv)
-  tf.get_logger().setLevel('ERROR')
-  data_sets = input_data.read_data_sets_or_exit(PROG, flags.data_dir)
-  accuracy, _, _ = train(data_sets, max_steps=flags.max_steps,
-                         batch_size=flags.batch_size,
-                         learning_rate=flags.learning_rate)
-  print('%g' % accuracy)
+  with training.program(PROG):
+    tf.get_logger().setLevel('ERROR')
+    data_sets = input_data.read_data_sets_or_exit(PROG, flags.data_dir)
+    accuracy, _, _ = train(data_sets, max_steps=flags.max_steps,
+                           batch_size=flags.batch_size,
+                           learning_rate=flags.learning_rate)
+    print('%g' % accuracy)
 
 
 if __name__ == '__main__':
-  run()
+  commands.run_and_finish(run)

@@ -23,6 +23,11 @@ step ran. On CPU, TensorFlow only clusters when TF_XLA_FLAGS holds
 process). When XLA cannot be used on a machine the step runs zero clusters;
 the program says so and trains without it.
 
+A loss that becomes NaN or infinite stops it with advice. Ctrl-C or SIGTERM
+stops it after the current step with one line (`Stopped by SIGINT at step
+N; nothing was saved.`, exit status 128 + the signal's number): the trace
+is of the last step, which then never runs.
+
 Summary of available functions:
 
  # Train with or without the JIT; the test accuracy, the trace file and the
@@ -37,10 +42,14 @@ import json
 import os
 import sys
 
-if __name__ == '__main__' and not __package__:
-  # Run as `python prog.py`: this folder is first on sys.path and its
-  # mnist.py would shadow the mnist package, so start from the repo root.
-  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if __name__ == '__main__':
+  if not __package__:
+    # Run as `python prog.py`: this folder is first on sys.path and its
+    # mnist.py would shadow the mnist package, so start from the repo root.
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  # Before TensorFlow loads (seconds): Ctrl-C then gives one line.
+  from mnist import commands
+  commands.startup('mnist_softmax_xla')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
 
 import tensorflow as tf
@@ -48,15 +57,15 @@ from tensorflow.python.client import timeline
 
 from mnist import input_data
 from mnist import int_at_least
+from mnist import new_parser
 from mnist import parse_flags
-from mnist.mnist_softmax import accuracy_op
-from mnist.mnist_softmax import inference
-from mnist.mnist_softmax import loss
+from mnist import training
 
 tf1 = tf.compat.v1
 
 PROG = 'mnist_softmax_xla'  # The name in usage and error lines.
 IMAGE_PIXELS = 784  # 28x28 images, flattened.
+NUM_CLASSES = 10  # The digits 0-9.
 DEFAULT_DATA_DIR = '/tmp/tensorflow/mnist/input_data'
 DEFAULT_LOG_DIR = '/tmp/tensorflow/mnist/logs/mnist_softmax_xla'
 TRACE_FILE = 'timeline.ctf.json'  # The original's name for the trace.
@@ -74,12 +83,8 @@ def _boolean(text):
   raise argparse.ArgumentTypeError('invalid boolean value: %r' % text)
 
 
-
 def _parser():
-  parser = argparse.ArgumentParser(
-      prog=PROG, allow_abbrev=False,
-      description='Softmax regression on MNIST with the XLA JIT; writes a '
-      'Chrome trace of the last training step.')
+  parser = new_parser(PROG, __doc__)
   # The original's absl boolean flag took --xla, --xla=false and --noxla;
   # all three still work.
   parser.add_argument('--xla', type=_boolean, nargs='?', const=True,
@@ -126,6 +131,8 @@ def train(data_sets, log_dir, xla=True, max_steps=1000, batch_size=100,
 
   Raises:
     OSError: if the trace cannot be written.
+    FloatingPointError: the loss became NaN or infinite.
+    training.Stopped: Ctrl-C or SIGTERM stopped training after a step.
   """
   config = tf1.ConfigProto()
   if xla:
@@ -133,27 +140,43 @@ def train(data_sets, log_dir, xla=True, max_steps=1000, batch_size=100,
     config.graph_options.optimizer_options.global_jit_level = (
         tf1.OptimizerOptions.ON_1)
   with tf.Graph().as_default():
+    # The model of mnist_softmax, written out as the original did here: one
+    # linear layer from zeros (the loss is convex: no symmetry to break).
     x = tf1.placeholder(tf.float32, [None, IMAGE_PIXELS], name='x')
+    weights = tf.Variable(tf.zeros([IMAGE_PIXELS, NUM_CLASSES]),
+                          name='weights')
+    biases = tf.Variable(tf.zeros([NUM_CLASSES]), name='biases')
+    logits = tf.add(tf.matmul(x, weights), biases, name='logits')
     labels = tf1.placeholder(tf.int64, [None], name='labels')
-    logits = inference(x)
+    # The fused op works on the logits: -sum(y log softmax) turns into NaN
+    # once a probability rounds to zero.
+    cross_entropy = tf.reduce_mean(
+        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels,
+                                                       logits=logits),
+        name='cross_entropy')
     train_step = tf1.train.GradientDescentOptimizer(learning_rate).minimize(
-        loss(logits, labels))
-    accuracy = accuracy_op(logits, labels)
-    with tf1.Session(config=config) as sess:
+        cross_entropy)
+    correct = tf.equal(tf.argmax(logits, 1), labels)
+    accuracy = tf.reduce_mean(tf.cast(correct, tf.float32), name='accuracy')
+    with training.StopOnSignal() as stop, tf1.Session(config=config) as sess:
       sess.run(tf1.global_variables_initializer())
       for step in range(max_steps):
         batch_xs, batch_ys = data_sets.train.next_batch(batch_size)
         feed = {x: batch_xs, labels: batch_ys}
         if step < max_steps - 1:
-          sess.run(train_step, feed)
-          continue
-        # Only the last step is traced: by then XLA has compiled its
-        # clusters, so the trace shows the steady state, not compilation.
-        run_metadata = tf1.RunMetadata()
-        sess.run(train_step, feed,
-                 options=tf1.RunOptions(
-                     trace_level=tf1.RunOptions.FULL_TRACE),
-                 run_metadata=run_metadata)
+          _, loss_value = sess.run([train_step, cross_entropy], feed)
+        else:
+          # Only the last step is traced: by then XLA has compiled its
+          # clusters, so the trace shows the steady state, not compilation.
+          run_metadata = tf1.RunMetadata()
+          _, loss_value = sess.run(
+              [train_step, cross_entropy], feed,
+              options=tf1.RunOptions(trace_level=tf1.RunOptions.FULL_TRACE),
+              run_metadata=run_metadata)
+        training.check_loss(loss_value, step, learning_rate,
+                            flag='learning rate')
+        if stop.requested:
+          raise training.Stopped(stop.signal_name, step + 1)
       test = data_sets.test
       value = sess.run(accuracy, {x: test.images, labels: test.labels})
   trace = timeline.Timeline(run_metadata.step_stats)
@@ -175,32 +198,33 @@ def run(argv=None):
       sys.argv[1:]).
   """
   flags = parse_flags(_parser(), argv)
-  tf.get_logger().setLevel('ERROR')
-  try:
-    os.makedirs(flags.log_dir, exist_ok=True)
-  except OSError as e:
-    sys.exit('%s: error: cannot create --log_dir %s: %s'
-             % (PROG, flags.log_dir, e.strerror))
-  data_sets = input_data.read_data_sets_or_exit(PROG, flags.data_dir)
-  print('XLA JIT: %s' % ('on (global_jit_level ON_1)' if flags.xla
-                         else 'off'))
-  try:
-    accuracy, trace_path, clusters = train(
-        data_sets, flags.log_dir, xla=flags.xla, max_steps=flags.max_steps,
-        batch_size=flags.batch_size)
-  except OSError as e:
-    sys.exit('%s: error: cannot write %s: %s'
-             % (PROG, e.filename, e.strerror))
-  print('%g' % accuracy)
-  print('Wrote a Chrome trace of the last step to %s' % trace_path)
-  if not flags.xla:
-    return
-  if clusters:
-    print('XLA ran %d compiled cluster(s) in the traced step.' % clusters)
-  else:
-    print('XLA was asked for but ran nothing on this machine; trained '
-          'without it.')
+  with training.program(PROG):
+    tf.get_logger().setLevel('ERROR')
+    try:
+      os.makedirs(flags.log_dir, exist_ok=True)
+    except OSError as e:
+      sys.exit('%s: error: cannot create --log_dir %s: %s'
+               % (PROG, flags.log_dir, e.strerror))
+    data_sets = input_data.read_data_sets_or_exit(PROG, flags.data_dir)
+    print('XLA JIT: %s' % ('on (global_jit_level ON_1)' if flags.xla
+                           else 'off'))
+    try:
+      accuracy, trace_path, clusters = train(
+          data_sets, flags.log_dir, xla=flags.xla, max_steps=flags.max_steps,
+          batch_size=flags.batch_size)
+    except OSError as e:
+      sys.exit('%s: error: cannot write %s: %s'
+               % (PROG, e.filename, e.strerror))
+    print('%g' % accuracy)
+    print('Wrote a Chrome trace of the last step to %s' % trace_path)
+    if not flags.xla:
+      return
+    if clusters:
+      print('XLA ran %d compiled cluster(s) in the traced step.' % clusters)
+    else:
+      print('XLA was asked for but ran nothing on this machine; trained '
+            'without it.')
 
 
 if __name__ == '__main__':
-  run()
+  commands.run_and_finish(run)

@@ -21,7 +21,13 @@ a full trace (`Adding run metadata for %s`, tag `step%03d`).
 
 Like the original it starts with empty summaries, so TensorBoard does not
 mix two runs, but it only removes what it writes itself, <log_dir>/train
-and <log_dir>/test, and says so.
+and <log_dir>/test, and says so. The `tensorboard --logdir` line to watch
+them goes to stderr at the start.
+
+A loss that becomes NaN or infinite (a far too large --learning_rate) stops
+it with advice. Ctrl-C or SIGTERM stops it after the current step, with
+the summaries written so far kept (`Stopped by SIGINT at step N; the
+summaries are in DIR.`, exit status 0).
 
 Summary of available functions:
 
@@ -33,21 +39,28 @@ Summary of available functions:
 """
 
 import argparse
+import math
 import os
 import shutil
 import sys
 
-if __name__ == '__main__' and not __package__:
-  # Run as `python prog.py`: this folder is first on sys.path and its
-  # mnist.py would shadow the mnist package, so start from the repo root.
-  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if __name__ == '__main__':
+  if not __package__:
+    # Run as `python prog.py`: this folder is first on sys.path and its
+    # mnist.py would shadow the mnist package, so start from the repo root.
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  # Before TensorFlow loads (seconds): Ctrl-C then gives one line.
+  from mnist import commands
+  commands.startup('mnist_with_summaries')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
 
 import tensorflow as tf
 
 from mnist import input_data
 from mnist import int_at_least
+from mnist import new_parser
 from mnist import parse_flags
+from mnist import training
 
 tf1 = tf.compat.v1
 
@@ -60,7 +73,6 @@ TEST_EVERY = 10  # Steps between test-set accuracy measurements.
 TRACE_EVERY = 100  # Steps between full traces (at 99, 199, ...).
 DEFAULT_DATA_DIR = '/tmp/tensorflow/mnist/input_data'
 DEFAULT_LOG_DIR = '/tmp/tensorflow/mnist/logs/mnist_with_summaries'
-
 
 
 def _keep_probability(text):
@@ -76,10 +88,7 @@ def _keep_probability(text):
 
 
 def _parser():
-  parser = argparse.ArgumentParser(
-      prog=PROG, allow_abbrev=False,
-      description='A 784-500-10 MNIST classifier instrumented for '
-      'TensorBoard.')
+  parser = new_parser(PROG, __doc__)
   parser.add_argument('--fake_data', action='store_true',
                       help='Use fake data (images of ones, label 0) for '
                       'unit testing; no files needed.')
@@ -220,6 +229,11 @@ def train(data_sets, log_dir, max_steps=1000, learning_rate=0.001,
 
   Returns:
     The last test accuracy printed (float), or None if max_steps is 0.
+
+  Raises:
+    FloatingPointError: the loss became NaN or infinite.
+    training.Stopped: Ctrl-C or SIGTERM stopped training after a step; the
+      summaries so far were written.
   """
   with tf.Graph().as_default():
     with tf.name_scope('input'):
@@ -268,33 +282,53 @@ def train(data_sets, log_dir, max_steps=1000, learning_rate=0.001,
       return {x: xs, labels: ys, keep_prob: k}
 
     last_accuracy = None
-    with tf1.Session() as sess:
+    with training.StopOnSignal() as stop, tf1.Session() as sess:
       train_writer = tf1.summary.FileWriter(os.path.join(log_dir, 'train'),
                                             sess.graph)
       test_writer = tf1.summary.FileWriter(os.path.join(log_dir, 'test'))
       sess.run(tf1.global_variables_initializer())
-      for i in range(max_steps):
-        if i % TEST_EVERY == 0:
-          summary, acc = sess.run([merged, accuracy], feed_dict(False))
-          test_writer.add_summary(summary, i)
-          print('Accuracy at step %s: %s' % (i, acc))
-          last_accuracy = float(acc)
-        elif i % TRACE_EVERY == TRACE_EVERY - 1:
-          # A full trace shows compute time and memory per op in
-          # TensorBoard's graph view; too costly for every step.
-          run_metadata = tf1.RunMetadata()
-          summary, _ = sess.run(
-              [merged, train_step], feed_dict(True),
-              options=tf1.RunOptions(trace_level=tf1.RunOptions.FULL_TRACE),
-              run_metadata=run_metadata)
-          train_writer.add_run_metadata(run_metadata, 'step%03d' % i)
-          train_writer.add_summary(summary, i)
-          print('Adding run metadata for', i)
-        else:
-          summary, _ = sess.run([merged, train_step], feed_dict(True))
-          train_writer.add_summary(summary, i)
-      train_writer.close()
-      test_writer.close()
+      try:
+        for i in range(max_steps):
+          if i % TEST_EVERY == 0:
+            summary, acc = sess.run([merged, accuracy], feed_dict(False))
+            test_writer.add_summary(summary, i)
+            print('Accuracy at step %s: %s' % (i, acc))
+            last_accuracy = float(acc)
+          elif i % TRACE_EVERY == TRACE_EVERY - 1:
+            # A full trace shows compute time and memory per op in
+            # TensorBoard's graph view; too costly for every step.
+            run_metadata = tf1.RunMetadata()
+            summary, _, loss_value = sess.run(
+                [merged, train_step, cross_entropy], feed_dict(True),
+                options=tf1.RunOptions(
+                    trace_level=tf1.RunOptions.FULL_TRACE),
+                run_metadata=run_metadata)
+            train_writer.add_run_metadata(run_metadata, 'step%03d' % i)
+            train_writer.add_summary(summary, i)
+            print('Adding run metadata for', i)
+          else:
+            summary, _, loss_value = sess.run(
+                [merged, train_step, cross_entropy], feed_dict(True))
+            train_writer.add_summary(summary, i)
+          if i % TEST_EVERY:  # A training step.
+            training.check_loss(loss_value, i, learning_rate)
+          if stop.requested:
+            raise training.Stopped(stop.signal_name, i + 1,
+                                   'the summaries are in %s' % log_dir)
+      except tf.errors.InvalidArgumentError as e:
+        # NaN or infinite weights stop the histogram summaries before the
+        # loss can be looked at ('Nan in summary histogram for: ...',
+        # 'Infinity in Histogram for: ...').
+        if 'Nan in summary histogram' in e.message:
+          raise training.diverged(math.nan, i, learning_rate) from None
+        if 'Infinity in Histogram' in e.message:
+          raise training.diverged(math.inf, i, learning_rate) from None
+        raise
+      finally:
+        # Written out whatever ends the loop: a stopped or diverged run's
+        # summaries are what shows what happened.
+        train_writer.close()
+        test_writer.close()
   return last_accuracy
 
 
@@ -306,20 +340,22 @@ def run(argv=None):
       sys.argv[1:]).
   """
   flags = parse_flags(_parser(), argv)
-  tf.get_logger().setLevel('ERROR')
-  try:
-    prepare_log_dir(flags.log_dir)
-  except OSError as e:
-    sys.exit('%s: error: cannot prepare --log_dir %s: %s'
-             % (PROG, e.filename or flags.log_dir, e.strerror or e))
-  data_sets = input_data.read_data_sets_or_exit(
-      PROG, flags.data_dir, fake_data=flags.fake_data)
-  train(data_sets, flags.log_dir, max_steps=flags.max_steps,
-        learning_rate=flags.learning_rate, dropout=flags.dropout,
-        fake_data=flags.fake_data)
-  print('Summaries are in %s; view them with: tensorboard --logdir=%s'
-        % (flags.log_dir, flags.log_dir))
+  with training.program(PROG):
+    tf.get_logger().setLevel('ERROR')
+    try:
+      prepare_log_dir(flags.log_dir)
+    except OSError as e:
+      sys.exit('%s: error: cannot prepare --log_dir %s: %s'
+               % (PROG, e.filename or flags.log_dir, e.strerror or e))
+    training.tensorboard_hint(flags.log_dir)
+    data_sets = input_data.read_data_sets_or_exit(
+        PROG, flags.data_dir, fake_data=flags.fake_data)
+    train(data_sets, flags.log_dir, max_steps=flags.max_steps,
+          learning_rate=flags.learning_rate, dropout=flags.dropout,
+          fake_data=flags.fake_data)
+    print('Summaries are in %s; view them with: tensorboard --logdir=%s'
+          % (flags.log_dir, flags.log_dir))
 
 
 if __name__ == '__main__':
-  run()
+  commands.run_and_finish(run)

@@ -1,0 +1,239 @@
+"""What every MNIST trainer does around its training loop.
+
+The five trainers (fully_connected_feed, mnist_softmax, mnist_softmax_xla,
+mnist_with_summaries, mnist_deep) keep their own loops, which the course
+reads; this module gives them the same behaviour around those loops:
+
+ # A program's run(): expected errors and signals end it in one line.
+ with program(PROG):
+   tensorboard_hint(log_dir)        # 'Watch training with: ...' (stderr)
+   ...
+
+ # A train() function: Ctrl-C and SIGTERM only ask to stop.
+ with StopOnSignal() as stop:
+   for step in range(max_steps):
+     ...one step...
+     check_loss(loss_value, step, learning_rate)  # NaN/inf: advice
+     if stop.requested:
+       stop.announce('saving a checkpoint')       # when there is one
+       ...save...
+       break
+ if stop.requested:
+   raise Stopped(stop.signal_name, steps_done, 'the checkpoint is in DIR')
+
+Signals, by phase: while TensorFlow loads, mnist.commands ends the process
+at once; inside program() but outside a loop, a signal raises Stopped
+(nothing saved, exit status 128 + the signal's number); inside
+StopOnSignal it waits for the end of the current step, and the program
+saves what it saves (exit status 0 when it kept something); once the loop
+is over, a signal changes nothing (what is left takes milliseconds).
+"""
+
+import contextlib
+import math
+import signal
+import sys
+import threading
+
+import tensorflow as tf
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C and `kill`.
+DIVERGED = ('the model diverged: loss = %s at step %d; try a smaller %s '
+            '(now %g)')  # fully_connected_feed's words, for every trainer.
+
+
+class Stopped(KeyboardInterrupt):
+  """Training stopped by Ctrl-C or SIGTERM; str() is the line to print.
+
+  A KeyboardInterrupt, so code that handles Ctrl-C (a notebook) handles
+  this too, and `except Exception` does not swallow it.
+
+  Attributes:
+    signal_name: 'SIGINT' or 'SIGTERM'.
+    step: training steps done, or None if training had not started.
+    kept: what the stop kept, e.g. 'the checkpoint is in DIR', or None.
+    exit_status: 0 when something was kept, else 128 + the signal number
+      (as a shell reports a process killed by the signal).
+  """
+
+  def __init__(self, signal_name, step=None, kept=None):
+    if step is None:
+      text = 'stopped by %s before training started; nothing was saved.' % (
+          signal_name)
+    else:
+      text = 'Stopped by %s at step %d; %s.' % (signal_name, step,
+                                               kept or 'nothing was saved')
+    super().__init__(text)
+    self.signal_name, self.step, self.kept = signal_name, step, kept
+    self.exit_status = 0 if kept else 128 + signal.Signals[signal_name]
+
+
+class _State(object):
+  """Process-wide, as signal handlers are."""
+  loop = None  # The StopOnSignal whose loop runs now, if any.
+  finished = False  # A loop of this program() is over.
+
+
+def _on_signal(signum, frame):
+  del frame  # Unused.
+  name = signal.Signals(signum).name
+  if _State.loop is not None:
+    # Between two lines of a step: stopping here could leave a checkpoint
+    # half written, so only ask the loop to stop at its next check.
+    if _State.loop.signal_name is None:
+      _State.loop.signal_name = name
+    return
+  if _State.finished:
+    return  # What is left (printing results) takes milliseconds.
+  _ignore_signals()  # Unwinding must not be interrupted by a second one.
+  raise Stopped(name)
+
+
+def _ignore_signals():
+  if threading.current_thread() is threading.main_thread():
+    for signum in SIGNALS:
+      signal.signal(signum, signal.SIG_IGN)
+
+
+def _install():
+  """Handles SIGNALS with _on_signal; returns the previous handlers."""
+  # Handlers can only be set from the main thread; elsewhere the caller's
+  # own handling stays.
+  if threading.current_thread() is not threading.main_thread():
+    return {}
+  return {signum: signal.signal(signum, _on_signal) for signum in SIGNALS}
+
+
+def _restore(previous):
+  for signum, handler in previous.items():
+    signal.signal(signum, handler)
+
+
+class StopOnSignal(object):
+  """Ctrl-C and SIGTERM, inside the with-block, ask to stop after a step.
+
+  The loop checks `requested` after each step and stops cleanly, so a
+  program saves a whole checkpoint at a step boundary instead of dying in
+  the middle of one. Further signals are ignored until the loop is done
+  (MNIST steps take milliseconds). Outside a program() (a notebook, a
+  test), the previous handlers come back at the end of the block.
+
+  Attributes:
+    signal_name: None, or the name of the first signal received.
+  """
+
+  def __init__(self):
+    self.signal_name = None
+    self._previous = {}
+
+  @property
+  def requested(self):
+    """Whether a signal asked to stop."""
+    return self.signal_name is not None
+
+  def announce(self, action):
+    """Prints 'Received SIGTERM: stopping and <action>.' at once."""
+    print('Received %s: stopping and %s.' % (self.signal_name, action),
+          flush=True)
+
+  def __enter__(self):
+    _State.loop = self
+    self._previous = _install()
+    return self
+
+  def __exit__(self, *exc_info):
+    _State.loop = None
+    _State.finished = True
+    _restore(self._previous)
+    return False
+
+
+def diverged(loss_value, step, learning_rate, flag='--learning_rate'):
+  """The error that says a run diverged, with advice.
+
+  Args:
+    loss_value: the step's loss (NaN or infinite).
+    step: the step (counted from 0).
+    learning_rate: the learning rate, for the advice.
+    flag: the flag that sets it, or words for a program without one.
+
+  Returns:
+    A FloatingPointError to raise.
+  """
+  return FloatingPointError(DIVERGED % (loss_value, step, flag,
+                                        learning_rate))
+
+
+def check_loss(loss_value, step, learning_rate, flag='--learning_rate'):
+  """Stops a diverged run at once: every later step would be NaN too.
+
+  Args:
+    loss_value: the step's loss.
+    step, learning_rate, flag: see diverged().
+
+  Raises:
+    FloatingPointError: the loss is NaN or infinite.
+  """
+  if not math.isfinite(loss_value):
+    raise diverged(loss_value, step, learning_rate, flag)
+
+
+def tensorboard_hint(log_dir):
+  """Prints how to watch the event files in log_dir, on stderr.
+
+  stderr, so the program's output stays the original tutorial's, line for
+  line.
+  """
+  print('Watch training with: tensorboard --logdir %s' % log_dir,
+        file=sys.stderr, flush=True)
+
+
+def _reason(error):
+  """One line out of an error's message.
+
+  TensorFlow's messages start `Graph execution error:` and a traceback of
+  where the failing op was built; the reason is the line after its
+  `Node: '...'` line.
+  """
+  text = getattr(error, 'message', None) or str(error)
+  lines = [line.strip() for line in text.split('\n') if line.strip()]
+  if not lines:
+    return type(error).__name__
+  for before, line in zip(lines, lines[1:], strict=False):
+    if lines[0].startswith('Graph execution error') and before.startswith(
+        'Node: '):
+      return line
+  return lines[0]
+
+
+@contextlib.contextmanager
+def program(prog):
+  """Runs the body of a program's run(): one line for what may go wrong.
+
+  Inside the with-block a signal raises Stopped (see StopOnSignal for the
+  loops). Stopped prints its line (stdout after a loop, else stderr as
+  `PROG: stopped by ...`) and exits with its exit_status; a diverged loss,
+  an OSError, a ValueError or a TensorFlow error (a checkpoint that cannot
+  be written, say) exits with `PROG: error: message` and status 1.
+
+  Args:
+    prog: the program's name, which starts its error lines.
+
+  Yields:
+    Nothing.
+  """
+  previous = _install()
+  _State.loop, _State.finished = None, False
+  try:
+    yield
+  except Stopped as e:
+    _ignore_signals()
+    if e.step is None:
+      print('%s: %s' % (prog, e), file=sys.stderr)
+    else:
+      print(e)
+    sys.exit(e.exit_status)
+  except (FloatingPointError, OSError, ValueError, tf.errors.OpError) as e:
+    sys.exit('%s: error: %s' % (prog, _reason(e)))
+  finally:
+    _restore(previous)
