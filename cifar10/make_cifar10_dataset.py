@@ -3,8 +3,8 @@
 cifar10_train and cifar10_eval read CIFAR-10's binary files; this turns
 other images into such files, so the model runs unchanged on your own data:
 
-  python scripts/make_cifar10_dataset.py --image_dir photos --output_dir out
-  python scripts/make_cifar10_dataset.py --mnist_dir mnist --output_dir out
+  make_cifar10_dataset --image_dir photos --output_dir out
+  make_cifar10_dataset --mnist_dir mnist --output_dir out
   cifar10_train --data_dir out
 
 --image_dir holds one sub-folder per class (at most 10: the model has 10
@@ -36,25 +36,30 @@ import argparse
 import gzip
 import hashlib
 import os
-import re
 import shutil
 import sys
 import tarfile
 import tempfile
 import time
 
-if __name__ == '__main__' and not __package__:
-  # Run as `python make_cifar10_dataset.py`: put the repo root first on
-  # sys.path, so the mnist package (and its idx reader) can be imported.
-  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if __name__ == '__main__':
+  if not __package__:
+    # Run as `python make_cifar10_dataset.py`: this folder is first on
+    # sys.path and its cifar10.py would shadow the cifar10 package: start
+    # from the root.
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  from cifar10 import cifar10_cli
+  cifar10_cli.start('make_cifar10_dataset')  # Ctrl-C while loading, too.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
 
 import numpy as np
 
+from cifar10 import cifar10_cli
+from cifar10 import image_files
 import mnist
 from mnist import input_data
 
-SIZE = 32  # CIFAR-10 images are 32x32 RGB.
+SIZE = image_files.SIZE  # CIFAR-10 images are 32x32 RGB.
 NUM_CLASSES = 10  # The model's outputs: at most this many classes.
 RECORD_BYTES = 1 + SIZE * SIZE * 3  # A label byte, then R, G, B planes.
 TRAIN_FILES = tuple('data_batch_%d.bin' % i for i in range(1, 6))
@@ -62,7 +67,7 @@ TEST_FILE = 'test_batch.bin'
 META_FILE = 'batches.meta.txt'  # Class names, one per line.
 BATCHES_DIR = 'cifar-10-batches-bin'  # As in the official tarball.
 TARBALL = 'cifar-10-binary.tar.gz'  # The name cifar10_train looks for.
-IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.gif', '.bmp')
+IMAGE_EXTENSIONS = image_files.IMAGE_EXTENSIONS
 DEFAULT_TEST_FRACTION = 0.2  # Share of --image_dir images put in the test file.
 MNIST_NAMES = ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte',
                't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')
@@ -105,42 +110,6 @@ def _find_images(image_dir):
   return classes, files, ignored
 
 
-def to_cifar_image(contents, name='<image>'):
-  """Decodes an encoded image and makes it a uint8 [32, 32, 3] RGB array.
-
-  The shorter side is scaled to 32 pixels (antialiased), then the longer
-  one centre-cropped; a 32x32 image comes out unchanged. Grey becomes RGB,
-  alpha is dropped, and an animated GIF gives its first frame.
-
-  Args:
-    contents: the bytes of a PNG, JPEG, GIF or BMP file.
-    name: the file's name, for the error message.
-
-  Returns:
-    uint8 numpy array [32, 32, 3].
-
-  Raises:
-    ValueError: TensorFlow cannot decode the bytes.
-  """
-  import tensorflow as tf  # Only images need it; MNIST is plain numpy.
-  try:
-    image = tf.io.decode_image(contents, channels=3, expand_animations=False)
-  except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as e:
-    # Keep the reason, not the op's '{{function_node ...}} ... [Op:...]'.
-    reason = re.sub(r'\{\{.*?\}\}|\[Op:\w+\]', '', e.message or '').strip()
-    raise ValueError('Cannot decode image %s: %s' % (
-        name, reason or type(e).__name__)) from None
-  height, width = int(image.shape[0]), int(image.shape[1])
-  if min(height, width) != SIZE:
-    scale = SIZE / min(height, width)
-    height = max(SIZE, int(round(height * scale)))
-    width = max(SIZE, int(round(width * scale)))
-    resized = tf.image.resize(image, [height, width], antialias=True)
-    image = tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
-  top, left = (height - SIZE) // 2, (width - SIZE) // 2
-  return image.numpy()[top:top + SIZE, left:left + SIZE]
-
-
 def load_image_dir(image_dir):
   """Reads a folder of class sub-folders of images as 32x32 RGB images.
 
@@ -165,7 +134,7 @@ def load_image_dir(image_dir):
   images = np.empty((len(files), SIZE, SIZE, 3), np.uint8)
   for i, (path, _) in enumerate(files):
     with open(path, 'rb') as f:
-      images[i] = to_cifar_image(f.read(), path)
+      images[i] = image_files.to_cifar_image(f.read(), path)
   labels = np.array([label for _, label in files], np.uint8)
   return images, labels, classes, ignored
 
@@ -412,8 +381,8 @@ def summary(written, train_labels, test_labels, classes, ignored=()):
 def main(argv=None):
   """Parses the flags and writes the data set; returns the written paths."""
   parser = argparse.ArgumentParser(
-      prog='make_cifar10_dataset', allow_abbrev=False,
-      description='Write images as a data set in the CIFAR-10 binary format.')
+      prog='make_cifar10_dataset', allow_abbrev=False, description=__doc__,
+      formatter_class=argparse.RawDescriptionHelpFormatter)
   source = parser.add_mutually_exclusive_group(required=True)
   source.add_argument('--image_dir', help='Folder of class sub-folders of '
                       'PNG/JPEG/GIF/BMP images (at most 10 classes).')
@@ -448,12 +417,18 @@ def main(argv=None):
   return written
 
 
-def run():
-  """Entry point: main() with bad input as a one-line error."""
+def _main_or_error():
+  # Bad input is one line; main() itself returns what it wrote, for tests.
   try:
     main()
   except (OSError, ValueError) as e:
-    sys.exit('make_cifar10_dataset: error: %s' % e)
+    return 'make_cifar10_dataset: error: %s' % e
+  return 0
+
+
+def run():
+  """Entry point of the make_cifar10_dataset console script."""
+  cifar10_cli.run_plain(_main_or_error, 'make_cifar10_dataset')
 
 
 if __name__ == '__main__':

@@ -51,7 +51,8 @@ import tensorflow as tf
 
 from mnist import parse_flags
 from scripts import handwriting_pad
-from scripts import make_cifar10_dataset
+from cifar10 import image_files
+from cifar10 import make_cifar10_dataset
 from scripts import trained_models
 
 PROG = 'classify_images'
@@ -82,11 +83,11 @@ def find_images(paths):
     if os.path.isdir(path):
       found = [os.path.join(path, n) for n in sorted(os.listdir(path))
                if not n.startswith('.') and
-               n.lower().endswith(make_cifar10_dataset.IMAGE_EXTENSIONS)
+               n.lower().endswith(image_files.IMAGE_EXTENSIONS)
                and os.path.isfile(os.path.join(path, n))]
       if not found:
         raise ValueError('%s holds no images (%s)' % (
-            path, '/'.join(make_cifar10_dataset.IMAGE_EXTENSIONS)))
+            path, '/'.join(image_files.IMAGE_EXTENSIONS)))
       files += found
     elif os.path.isfile(path):
       files.append(path)
@@ -170,7 +171,7 @@ def _model_input(model_name, path):
     ink, inverted = ink_image(contents, path)
     digit = handwriting_pad.mnist_preprocess(ink)
     return digit.reshape(-1), INVERTED_NOTE if inverted else ''
-  return make_cifar10_dataset.to_cifar_image(contents, path), ''
+  return image_files.to_cifar_image(contents, path), ''
 
 
 def top_classes(probabilities, names, k):

@@ -1,5 +1,6 @@
-"""scripts/make_cifar10_dataset.py: own images and MNIST in the CIFAR-10
-binary format, read back with numpy and through cifar10_input."""
+"""cifar10/make_cifar10_dataset.py and cifar10/image_files.py: own images
+and MNIST in the CIFAR-10 binary format, read back with numpy and through
+cifar10_input."""
 
 import hashlib
 import os
@@ -14,9 +15,10 @@ import testdata
 from cifar10 import cifar10_download
 from cifar10 import cifar10_input
 from conftest import run_program
-from scripts import make_cifar10_dataset as mk
+from cifar10 import image_files
+from cifar10 import make_cifar10_dataset as mk
 
-SCRIPT = os.path.join('scripts', 'make_cifar10_dataset.py')
+SCRIPT = os.path.join('cifar10', 'make_cifar10_dataset.py')
 BIN_FILES = ['data_batch_%d.bin' % i for i in range(1, 6)] + [
     'test_batch.bin']
 # A 1x1 GIF whose one pixel is palette colour 0, pure red.
@@ -122,16 +124,16 @@ def test_resize_and_centre_crop():
   wide = rng.randint(0, 256, (32, 96, 3)).astype(np.uint8)
   encode = lambda x: tf.io.encode_png(x).numpy()  # noqa: E731
   # Shorter side already 32: no resampling, the exact middle is kept.
-  np.testing.assert_array_equal(mk.to_cifar_image(encode(tall)),
+  np.testing.assert_array_equal(image_files.to_cifar_image(encode(tall)),
                                 tall[32:64])
-  np.testing.assert_array_equal(mk.to_cifar_image(encode(wide)),
+  np.testing.assert_array_equal(image_files.to_cifar_image(encode(wide)),
                                 wide[:, 32:64])
   # 64 high, 48 wide: scaled by 2/3 to 43x32, then rows 5..36 kept, which
   # is the middle 48x48 of the original. A smooth ramp shows where the crop
   # came from: a top- or bottom-aligned crop would be off by ~8 rows * 3.
   rows, cols = np.meshgrid(np.arange(64), np.arange(48), indexing='ij')
   ramp = np.stack([rows * 3, cols * 4, np.full_like(rows, 77)], -1)
-  out = mk.to_cifar_image(encode(ramp.astype(np.uint8)))
+  out = image_files.to_cifar_image(encode(ramp.astype(np.uint8)))
   assert out.shape == (32, 32, 3) and out.dtype == np.uint8
   middle = tf.image.resize(ramp[8:56].astype(np.float32), [32, 32],
                            antialias=True).numpy()
@@ -139,24 +141,24 @@ def test_resize_and_centre_crop():
   assert np.all(out[..., 2] == 77)
   # Upscaling a flat image keeps it flat.
   flat = np.full((16, 16, 3), [10, 200, 30], np.uint8)
-  np.testing.assert_array_equal(mk.to_cifar_image(encode(flat)),
+  np.testing.assert_array_equal(image_files.to_cifar_image(encode(flat)),
                                 np.full((32, 32, 3), [10, 200, 30]))
 
 
 def test_formats_grey_alpha_bmp_gif_jpeg():
   rng = np.random.RandomState(1)
   grey = rng.randint(0, 256, (32, 32, 1)).astype(np.uint8)
-  out = mk.to_cifar_image(tf.io.encode_png(grey).numpy())
+  out = image_files.to_cifar_image(tf.io.encode_png(grey).numpy())
   np.testing.assert_array_equal(out, np.repeat(grey, 3, axis=2))
   rgba = rng.randint(0, 256, (32, 32, 4)).astype(np.uint8)
-  out = mk.to_cifar_image(tf.io.encode_png(rgba).numpy())
+  out = image_files.to_cifar_image(tf.io.encode_png(rgba).numpy())
   np.testing.assert_array_equal(out, rgba[..., :3])  # Alpha dropped.
   rgb = rng.randint(0, 256, (32, 32, 3)).astype(np.uint8)
-  np.testing.assert_array_equal(mk.to_cifar_image(_bmp(rgb)), rgb)
-  np.testing.assert_array_equal(mk.to_cifar_image(RED_GIF),
+  np.testing.assert_array_equal(image_files.to_cifar_image(_bmp(rgb)), rgb)
+  np.testing.assert_array_equal(image_files.to_cifar_image(RED_GIF),
                                 np.full((32, 32, 3), [255, 0, 0]))
   flat = np.full((40, 40, 3), [200, 100, 50], np.uint8)
-  out = mk.to_cifar_image(tf.io.encode_jpeg(flat, quality=95).numpy())
+  out = image_files.to_cifar_image(tf.io.encode_jpeg(flat, quality=95).numpy())
   assert np.abs(out.astype(int) - [200, 100, 50]).max() <= 3
 
 
@@ -391,8 +393,8 @@ def test_script_runs_three_ways(tmp_path, how):
   flags = ['--mnist_dir', mnist_dir, '--output_dir', out]
   args, cwd = {
       'root': ([SCRIPT], None),
-      'inside': (['make_cifar10_dataset.py'], 'scripts'),
-      'module': (['-m', 'scripts.make_cifar10_dataset'], None),
+      'inside': (['make_cifar10_dataset.py'], 'cifar10'),
+      'module': (['-m', 'cifar10.make_cifar10_dataset'], None),
   }[how]
   repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   proc = run_program(args + flags, cwd=os.path.join(repo, cwd or ''))
