@@ -50,6 +50,7 @@ setuptools.setup(
             'mnist_softmax_xla = mnist.commands:mnist_softmax_xla',
             'mnist_with_summaries = mnist.commands:mnist_with_summaries',
             'mnist_deep = mnist.commands:mnist_deep',
+            'handwriting_pad = mnist.commands:handwriting_pad',
         ],
     },
     classifiers=[

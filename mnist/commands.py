@@ -87,3 +87,8 @@ def mnist_with_summaries():
 def mnist_deep():
   """The mnist_deep command."""
   _launch('mnist_deep')
+
+
+def handwriting_pad():
+  """The handwriting_pad command."""
+  _launch('handwriting_pad')

@@ -18,7 +18,7 @@ JPEG, GIF or BMP; a folder means the image files in it.
 MNIST models: the image becomes grey (transparent parts count as white
 paper). MNIST digits are white on black, so an image whose border is mostly
 light is inverted, and its line says so. The background level is
-subtracted, then the handwriting pad's mnist_preprocess makes it an MNIST
+subtracted, then mnist.digit_image's mnist_preprocess makes it an MNIST
 digit: its bounding box scaled into 20x20, centre of mass in the middle of
 28x28.
 
@@ -50,7 +50,7 @@ import numpy as np
 import tensorflow as tf
 
 from mnist import parse_flags
-from scripts import handwriting_pad
+from mnist import digit_image
 from cifar10 import image_files
 from cifar10 import make_cifar10_dataset
 from scripts import trained_models
@@ -59,8 +59,6 @@ PROG = 'classify_images'
 CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog',
                    'frog', 'horse', 'ship', 'truck')  # Labels 0..9.
 BATCH_SIZE = 64  # Images per session run.
-# ITU-R BT.601 luma weights: how bright red, green and blue look.
-LUMA = np.array([0.299, 0.587, 0.114])
 INVERTED_NOTE = '[inverted: dark on light]'
 
 
@@ -116,19 +114,7 @@ def ink_image(contents, name='<image>'):
   except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as e:
     raise ValueError('cannot decode image %s: %s' % (
         name, (e.message or type(e).__name__).split('\n')[0])) from None
-  image = image.astype(np.float64) / 255.0
-  if image.shape[-1] in (2, 4):
-    # Composite over white paper: transparent pixels are often black
-    # underneath, which would read as ink.
-    alpha = image[..., -1:]
-    image = image[..., :-1] * alpha + (1.0 - alpha)
-  grey = image @ LUMA if image.shape[-1] == 3 else image[..., 0]
-  border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-  background = np.median(border)
-  inverted = background > 0.5
-  if inverted:
-    grey, background = 1.0 - grey, 1.0 - background
-  return np.clip(grey - background, 0.0, None), bool(inverted)
+  return digit_image.ink_of(image)
 
 
 def class_names(model_name, data_dir=None):
@@ -169,7 +155,7 @@ def _model_input(model_name, path):
     contents = f.read()
   if model_name in trained_models.MNIST_MODELS:
     ink, inverted = ink_image(contents, path)
-    digit = handwriting_pad.mnist_preprocess(ink)
+    digit = digit_image.mnist_preprocess(ink)
     return digit.reshape(-1), INVERTED_NOTE if inverted else ''
   return image_files.to_cifar_image(contents, path), ''
 

@@ -18,9 +18,8 @@ from test_handwriting_pad_browser import real_mnist_deep  # noqa: F401
 
 import testdata
 from cifar10 import cifar10, cifar10_input
-from mnist import input_data, mnist_deep
+from mnist import digit_image, input_data, mnist_deep
 from scripts import classify_images as ci
-from scripts import handwriting_pad as hp
 from scripts import trained_models
 
 tf1 = tf.compat.v1
@@ -143,7 +142,7 @@ def test_mnist_program_prints_top_k_lines(fc_log_dir, tmp_path):  # noqa: F811
     assert probabilities == sorted(probabilities, reverse=True)
     assert sum(probabilities) <= 1.002 and len(set(names)) == 4
     with open(path, 'rb') as f:
-      image = hp.mnist_preprocess(ci.ink_image(f.read())[0])
+      image = digit_image.mnist_preprocess(ci.ink_image(f.read())[0])
     expected = _numpy_fc(fc_log_dir, image)
     assert line.split(' [')[0] == ci.format_line(
         path, ci.top_classes(expected, DIGITS, 4))

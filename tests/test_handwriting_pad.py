@@ -1,6 +1,7 @@
-"""Tests of scripts/handwriting_pad.py: mnist_preprocess against NumPy, the
-HTTP API on a real local server (good and bad requests) and the program as a
-subprocess. The page in a real browser: test_handwriting_pad_browser.py."""
+"""Tests of mnist/handwriting_pad.py: mnist_preprocess (mnist.digit_image)
+against NumPy, the HTTP API on a real local server (good and bad requests)
+and the program as a subprocess. The page in a real browser:
+test_handwriting_pad_browser.py."""
 
 import contextlib
 import http.client
@@ -18,9 +19,10 @@ import tensorflow as tf
 from conftest import REPO, program_env, run_program
 
 import testdata
-from mnist import fully_connected_feed, input_data
-from scripts import handwriting_pad as hp
-from scripts import trained_models
+from mnist import digit_image, fully_connected_feed, input_data, mnist_deep
+from mnist import handwriting_pad as hp
+from mnist import trained_models
+from mnist.digit_image import mnist_preprocess
 
 
 def _com(image):
@@ -65,7 +67,7 @@ STROKES = {  # Shapes of digits on a 200x200 canvas, some off-centre.
 def test_bounding_box_fits_20x20_keeping_aspect(shape, expected):
   gray = np.zeros((300, 300))
   gray[60:60 + shape[0], 90:90 + shape[1]] = 0.7
-  out = hp.mnist_preprocess(gray)
+  out = mnist_preprocess(gray)
   assert out.shape == (28, 28) and out.dtype == np.float32
   assert _box(out) == expected
   assert out.max() == 1.0
@@ -79,7 +81,7 @@ def test_area_averaging_against_numpy():
   # doubling each pixel and averaging blocks of 3 computes the same.
   expected = np.kron(gray, np.ones((2, 2))).reshape(20, 3, 20, 3).mean((1, 3))
   expected /= expected.max()
-  out = hp.mnist_preprocess(gray, threshold=0.0)
+  out = mnist_preprocess(gray, threshold=0.0)
   top, left = [int(np.floor(14 - c + 0.5)) for c in _com(expected)]
   np.testing.assert_allclose(out[top:top + 20, left:left + 20], expected,
                              atol=1e-6)
@@ -89,7 +91,7 @@ def test_area_averaging_against_numpy():
 @pytest.mark.parametrize('name', sorted(STROKES))
 def test_centre_of_mass_in_the_middle_and_grey_edges(name):
   gray = _stroke((200, 200), STROKES[name], 12)
-  out = hp.mnist_preprocess(gray)
+  out = mnist_preprocess(gray)
   centre_y, centre_x = _com(out)
   assert abs(centre_y - 14) <= 0.5 and abs(centre_x - 14) <= 0.5
   assert max(_box(out)) == 20
@@ -101,24 +103,24 @@ def test_size_and_place_of_the_drawing_do_not_matter():
   small = _stroke((400, 400), [(x / 3 + 10, y / 3 + 250) for x, y in SEVEN],
                   4)
   large = _stroke((200, 200), SEVEN, 12)
-  diff = np.abs(hp.mnist_preprocess(small) - hp.mnist_preprocess(large))
+  diff = np.abs(mnist_preprocess(small) - mnist_preprocess(large))
   assert diff.mean() < 0.03
 
 
 def test_empty_canvas_and_bad_input():
-  assert not hp.mnist_preprocess(np.zeros((70, 70))).any()
-  assert hp.mnist_preprocess(np.zeros((70, 70))).shape == (28, 28)
+  assert not mnist_preprocess(np.zeros((70, 70))).any()
+  assert mnist_preprocess(np.zeros((70, 70))).shape == (28, 28)
   for bad in (np.zeros(5), np.zeros((2, 2, 2)), np.zeros((0, 3)),
               [[0.0, np.nan]]):
     with pytest.raises(ValueError, match='2-D array of finite'):
-      hp.mnist_preprocess(bad)
+      mnist_preprocess(bad)
 
 
 def test_real_mnist_digits_stay_as_they_are(shared_data):
   with open(os.path.join(shared_data, 'mnist', input_data.TEST_IMAGES),
             'rb') as f:
     digits = input_data.extract_images(f)[:200, :, :, 0] / 255.0
-  out = np.stack([hp.mnist_preprocess(d) for d in digits])
+  out = np.stack([mnist_preprocess(d) for d in digits])
   assert np.abs(out - digits).mean() < 0.02
   centres = np.array([_com(d) for d in out])
   assert np.all(np.abs(centres - 14) <= 0.5)
@@ -213,7 +215,7 @@ def test_predict_returns_the_models_probabilities(fc_server, fc_log_dir):
       {'pixels': pixels.astype(int).tolist()}))
   assert status == 200 and headers['Content-Type'] == 'application/json'
   answer = json.loads(body)
-  image = hp.mnist_preprocess(pixels)
+  image = mnist_preprocess(pixels)
   np.testing.assert_allclose(answer['image'], image, atol=5e-4)
   probabilities = np.array(answer['probabilities'])
   assert probabilities.shape == (10,) and probabilities.sum() == (
@@ -289,7 +291,7 @@ def _start(args, cwd=REPO):
 
 
 def test_program_serves_until_terminated(fc_log_dir):
-  proc = _start(['scripts/handwriting_pad.py', '--model',
+  proc = _start(['mnist/handwriting_pad.py', '--model',
                  'fully_connected_feed', '--log_dir', fc_log_dir,
                  '--port', '0'])
   try:
@@ -312,10 +314,10 @@ def test_program_serves_until_terminated(fc_log_dir):
 @pytest.mark.parametrize('how', ['path', 'folder', 'module'])
 def test_no_checkpoint_says_how_to_train_one(tmp_path, how):
   empty = str(tmp_path)
-  args, cwd = {'path': (['scripts/handwriting_pad.py'], REPO),
+  args, cwd = {'path': (['mnist/handwriting_pad.py'], REPO),
                'folder': (['handwriting_pad.py'], os.path.join(REPO,
-                                                                'scripts')),
-               'module': (['-m', 'scripts.handwriting_pad'], REPO)}[how]
+                                                                'mnist')),
+               'module': (['-m', 'mnist.handwriting_pad'], REPO)}[how]
   proc = run_program(args + ['--log_dir', empty], cwd=cwd, check=False)
   assert proc.returncode == 1 and proc.stdout == ''
   assert proc.stderr.strip().split('\n')[-1] == (
@@ -326,7 +328,7 @@ def test_no_checkpoint_says_how_to_train_one(tmp_path, how):
 
 
 def test_wrong_model(fc_log_dir):
-  proc = run_program(['scripts/handwriting_pad.py', '--log_dir', fc_log_dir],
+  proc = run_program(['mnist/handwriting_pad.py', '--log_dir', fc_log_dir],
                      check=False)
   assert proc.returncode == 1 and proc.stderr.strip().split('\n')[-1] == (
       'handwriting_pad: error: %s holds a fully_connected_feed model, not '
@@ -347,3 +349,82 @@ def test_bad_flag_and_taken_port_in_process(fc_log_dir, capsys):
               '--port', str(port)])
   assert e.value.code == ('handwriting_pad: error: cannot listen on '
                           '127.0.0.1 port %d: Address already in use' % port)
+
+
+def test_ink_of_decoded_arrays():
+  # digit_image.ink_of: the pixels as any decoder gives them.
+  grey = np.zeros((6, 8), np.uint8)
+  grey[2:4, 3:5] = 255
+  ink, inverted = digit_image.ink_of(grey)
+  assert not inverted and ink.shape == (6, 8)
+  np.testing.assert_allclose(ink, grey / 255.0)
+  np.testing.assert_array_equal(digit_image.ink_of(grey[:, :, None])[0], ink)
+  ink, inverted = digit_image.ink_of(255 - grey)  # Dark on paper.
+  assert inverted
+  np.testing.assert_allclose(ink, grey / 255.0)
+  for bad in (np.zeros(5), np.zeros((4, 4, 5)), np.zeros((0, 3, 3))):
+    with pytest.raises(ValueError, match='ink_of needs pixels'):
+      digit_image.ink_of(bad)
+
+
+@pytest.fixture(scope='module')
+def deep_log_dir(tmp_path_factory):
+  """A 2-step mnist_deep checkpoint."""
+  data = str(tmp_path_factory.mktemp('deep_data'))
+  testdata.make_mnist_dir(data, n_train=120, n_test=10)
+  log_dir = str(tmp_path_factory.mktemp('deep_logs'))
+  mnist_deep.train(input_data.read_data_sets(data, validation_size=100),
+                   log_dir, max_steps=2, batch_size=4)
+  return log_dir
+
+
+def test_mnist_deep_restores_from_its_meta_graph(deep_log_dir, tmp_path):
+  model = trained_models.load_model(deep_log_dir)
+  images = np.random.RandomState(1).uniform(size=(3, 784))
+  try:
+    assert (model.name, model.step) == ('mnist_deep', 2)
+    assert model.inputs.name == 'x:0'
+    got = model.predict(images)
+  finally:
+    model.close()
+  # The same as rebuilding the graph with mnist_deep.deepnn.
+  with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
+    x = tf.compat.v1.placeholder(tf.float32, [None, 784], name='x')
+    logits, _ = mnist_deep.deepnn(x)
+    tf.compat.v1.train.Saver().restore(
+        sess, tf.train.latest_checkpoint(deep_log_dir))
+    expected = sess.run(tf.nn.softmax(logits), {x: images})
+  np.testing.assert_allclose(got, expected, atol=1e-6)
+  # Without its .meta file: one line naming the checkpoint.
+  for name in os.listdir(deep_log_dir):
+    if name.startswith('model.ckpt-2') and not name.endswith('.meta'):
+      os.link(os.path.join(deep_log_dir, name), str(tmp_path / name))
+  prefix = str(tmp_path / 'model.ckpt-2')
+  with pytest.raises(ValueError, match='^cannot restore %s: ' % prefix) as e:
+    trained_models.load_model(prefix)
+  assert '\n' not in str(e.value)
+
+
+def test_trained_models_imports_no_program():
+  # The library the pad restores with rebuilds mnist_deep from its .meta
+  # file instead of importing the program; and knows no CIFAR-10.
+  code = ('import sys; from mnist import trained_models, handwriting_pad; '
+          'print(sorted(m for m in sys.modules if m in ("mnist.mnist_deep", '
+          '"mnist.fully_connected_feed") or m.startswith("cifar10")))')
+  assert run_program(['-c', code]).stdout.strip() == '[]'
+
+
+def test_mnist_models_only(fc_log_dir, tmp_path):
+  with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
+    tf.Variable(tf.zeros([3, 3]), name='conv1/weights')
+    sess.run(tf.compat.v1.global_variables_initializer())
+    tf.compat.v1.train.Saver().save(sess, str(tmp_path / 'model.ckpt'),
+                                    global_step=1)
+  checkpoint = str(tmp_path / 'model.ckpt-1')
+  with pytest.raises(ValueError) as e:
+    trained_models.load_model(str(tmp_path))
+  assert str(e.value) == ('%s holds none of the models mnist_deep, '
+                          'fully_connected_feed' % checkpoint)
+  with pytest.raises(ValueError, match='holds a fully_connected_feed model, '
+                     'not mnist_deep'):
+    trained_models.load_model(fc_log_dir, 'mnist_deep')

@@ -15,7 +15,7 @@ from conftest import REPO, SHARED_DATA
 from test_handwriting_pad import _serving
 
 from mnist import input_data, mnist_deep
-from scripts import trained_models
+from mnist import trained_models
 
 CHROMIUM = '/usr/bin/chromium'
 CHROMEDRIVER = '/usr/bin/chromedriver'

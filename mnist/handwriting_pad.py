@@ -6,29 +6,35 @@ you draw. This program serves the page on your own machine (nothing is
 fetched from the network) and answers the page's POST /predict requests
 with a restored MNIST checkpoint:
 
-  mnist_deep --max_steps 2000                # or fully_connected_feed
-  python scripts/handwriting_pad.py          # then open the URL it prints
-  python scripts/handwriting_pad.py --model fully_connected_feed --port 8001
+  mnist_deep --max_steps 2000          # or fully_connected_feed
+  handwriting_pad                      # then open the URL it prints
+  handwriting_pad --model fully_connected_feed --port 8001
+
+(or `python -m mnist.handwriting_pad`, or `python handwriting_pad.py`
+inside mnist/). Ctrl-C or SIGTERM stops it with one line.
 
 The drawing is prepared the way the MNIST digits were: the ink's bounding
 box is scaled to fit 20x20 pixels keeping its aspect ratio (averaging areas,
 so edges get grey levels), and the digit is placed in a 28x28 field with its
-centre of mass in the middle. The page shows that 28x28 image too.
-
-Library use (scripts/classify_images.py shares mnist_preprocess):
-
- image = mnist_preprocess(gray)         # any size, ink high -> [28, 28]
- pixels = parse_pixels(json_request)    # checks a POST /predict body
- model = trained_models.load_model(log_dir, 'mnist_deep')
- server = make_server(model, host, port); server.serve_forever()
+centre of mass in the middle (mnist.digit_image.mnist_preprocess). The page
+shows that 28x28 image too.
 
 The API: POST /predict with {"pixels": [[...], ...]} (rows of ink values
 0-255, at most 256x256, body at most 1 MiB) answers {"probabilities": [10
 floats], "prediction": digit, "empty": bool, "image": the 28x28 input};
-bad requests get a 4xx status and {"error": reason}.
+every bad request gets a 4xx status line and {"error": reason}, and the
+server goes on serving. Each request has its thread, and up to 1024
+connections wait to be accepted, so a burst of hundreds is answered.
+
+Library use:
+
+ pixels = parse_pixels(json_request)    # checks a POST /predict body
+ model = trained_models.load_model(log_dir, 'mnist_deep')
+ server = make_server(model, host, port); server.serve_forever()
 """
 
 import argparse
+import http
 import http.server
 import json
 import os
@@ -36,18 +42,25 @@ import signal
 import sys
 import urllib.parse
 
-if __name__ == '__main__' and not __package__:
-  # Run as `python handwriting_pad.py`: put the repo root first on sys.path
-  # instead of this folder, so the mnist package and scripts/ import.
-  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if __name__ == '__main__':
+  if not __package__:
+    # Run as `python handwriting_pad.py`: this folder is first on sys.path
+    # and its mnist.py would shadow the mnist package, so start from the
+    # repo root.
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  # Before TensorFlow loads (seconds): Ctrl-C then gives one line.
+  from mnist import commands
+  commands.startup('handwriting_pad')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
 
 import numpy as np
 import tensorflow as tf
 
+from mnist import digit_image
+from mnist import handwriting_pad_page
+from mnist import new_parser
 from mnist import parse_flags
-from scripts import handwriting_pad_page
-from scripts import trained_models
+from mnist import trained_models
 
 PROG = 'handwriting_pad'
 MODELS = trained_models.MNIST_MODELS  # What --model may name.
@@ -57,78 +70,12 @@ TRAIN_COMMANDS = {  # How to make a checkpoint, and what it costs.
     'fully_connected_feed': ('fully_connected_feed',
                              'under a minute, about 90%'),
 }
-FIELD = 28  # MNIST images are 28x28 ...
-BOX = 20  # ... with the digit scaled to fit 20x20 in the middle.
-INK_THRESHOLD = 0.2  # Share of the strongest ink that sets the box.
 MAX_SIDE = 256  # Largest accepted side of a posted image, in pixels.
 MAX_BODY_BYTES = 1 << 20  # Largest accepted request body (1 MiB).
 SOCKET_TIMEOUT = 30  # Seconds a client may stall before its thread is freed.
-
-
-def _area_matrix(n_out, n_in):
-  """[n_out, n_in] weights that resample a line by averaging areas.
-
-  Output pixel i covers [i, i + 1) * n_in / n_out of the input line; its
-  value is the mean of the input over that span, each input pixel weighted
-  by how much of it lies inside. Rows sum to 1.
-  """
-  edges = np.arange(n_out + 1) * (n_in / n_out)
-  lo, hi = edges[:-1, None], edges[1:, None]
-  j = np.arange(n_in)[None, :]
-  overlap = np.clip(np.minimum(hi, j + 1) - np.maximum(lo, j), 0, None)
-  return overlap / (n_in / n_out)
-
-
-def mnist_preprocess(gray, threshold=INK_THRESHOLD):
-  """Makes an MNIST-style 28x28 digit out of a grey image with ink high.
-
-  As LeCun, Cortes and Burges made MNIST: the ink's bounding box is scaled
-  to fit 20x20 keeping its aspect ratio, by averaging areas (so the edges
-  get grey levels, as in MNIST, not the jagged ones of nearest-neighbour
-  sampling), then placed in a 28x28 field so that its centre of mass is at
-  pixel (14, 14), as closely as whole-pixel shifts allow, and the box stays
-  inside the field.
-
-  Args:
-    gray: 2-D array of any size and scale, ink high, background 0.
-    threshold: pixels at least this share of the brightest one set the
-      bounding box; fainter ones outside it are dropped.
-
-  Returns:
-    float32 [28, 28] in [0, 1] (the brightest pixel is 1); all zeros when
-    there is no ink.
-
-  Raises:
-    ValueError: gray is not a 2-D array of finite numbers.
-  """
-  gray = np.asarray(gray, dtype=np.float64)
-  if gray.ndim != 2 or not gray.size or not np.all(np.isfinite(gray)):
-    raise ValueError('mnist_preprocess needs a non-empty 2-D array of finite '
-                     'numbers, not shape %s' % (gray.shape,))
-  field = np.zeros((FIELD, FIELD), np.float32)
-  peak = gray.max()
-  if peak <= 0:
-    return field
-  gray = np.clip(gray / peak, 0.0, 1.0)
-  ink = gray >= threshold
-  rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-  crop = gray[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-  height, width = crop.shape
-  scale = BOX / max(height, width)
-  new_h = min(BOX, max(1, int(round(height * scale))))
-  new_w = min(BOX, max(1, int(round(width * scale))))
-  small = _area_matrix(new_h, height) @ crop @ _area_matrix(new_w, width).T
-  # Thin strokes average down to faint grey; MNIST's strokes have saturated
-  # cores, so give the digit full contrast again.
-  small /= small.max()
-  mass = small.sum()
-  centre_y = (small.sum(axis=1) @ np.arange(new_h)) / mass
-  centre_x = (small.sum(axis=0) @ np.arange(new_w)) / mass
-  centre = FIELD // 2
-  top = min(max(int(np.floor(centre - centre_y + 0.5)), 0), FIELD - new_h)
-  left = min(max(int(np.floor(centre - centre_x + 0.5)), 0), FIELD - new_w)
-  field[top:top + new_h, left:left + new_w] = small
-  return field
+# Connections the kernel holds until the server accepts them; at the
+# default of 5 a burst of requests is partly reset.
+REQUEST_QUEUE_SIZE = 1024
 
 
 def parse_pixels(request):
@@ -172,6 +119,30 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
   server_version = 'handwriting_pad/1.0'
   timeout = SOCKET_TIMEOUT
+  # http.server starts from HTTP/0.9, whose answers have no status line and
+  # no headers; its errors about a bad request line went out that way.
+  default_request_version = 'HTTP/1.0'
+
+  def parse_request(self):
+    # http.server takes a request line of two words for HTTP/0.9 (a bare
+    # page, no status line) and ignores a blank one; nothing speaks HTTP/0.9
+    # now, so these are bad requests, answered with a status line.
+    words = self.raw_requestline.split()
+    if len(words) != 3 or words[2].startswith(b'HTTP/0.'):
+      self.command, self.request_version = None, self.default_request_version
+      self.requestline = str(self.raw_requestline, 'iso-8859-1').rstrip()
+      self.send_error(400, 'bad request line %r: expected METHOD PATH '
+                      'HTTP/1.1' % self.requestline)
+      return False
+    return super().parse_request()
+
+  def send_error(self, code, message=None, explain=None):
+    # http.server's own errors (request line, headers, version) in the
+    # pad's JSON, like every other answer; the connection closes after.
+    del explain  # The message, or the status phrase, says it all.
+    self.close_connection = True
+    self._json(code, {'error': message or http.HTTPStatus(code).phrase},
+               [('Connection', 'close')])
 
   def _send(self, status, body, content_type, headers=()):
     self.send_response(status)
@@ -228,7 +199,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     if length is None:
       self._error(411, 'a Content-Length header is required')
       return None
-    if not length.strip().isdigit():
+    # ASCII digits only: str.isdigit() accepts '²', which int() refuses.
+    if not (length.strip().isascii() and length.strip().isdigit()):
       self._error(400, 'bad Content-Length: %r' % length)
       return None
     if int(length) > MAX_BODY_BYTES:
@@ -259,7 +231,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     except RecursionError:  # '[[[[...' nested thousands deep.
       self._error(400, 'the JSON is nested too deeply')
       return
-    image = mnist_preprocess(pixels)
+    image = digit_image.mnist_preprocess(pixels)
     try:
       probabilities = self.server.model.predict(image.reshape(1, -1))[0]
     except tf.errors.OpError as e:
@@ -280,19 +252,24 @@ class _Server(http.server.ThreadingHTTPServer):
   """One thread per request, so a stalled client delays no one else."""
 
   daemon_threads = True  # Ctrl-C need not wait for open connections.
+  request_queue_size = REQUEST_QUEUE_SIZE
 
   def handle_error(self, request, client_address):
     # A client that leaves before its answer is written (a closed tab) is
-    # not worth a traceback.
-    if not isinstance(sys.exc_info()[1], ConnectionError):
-      super().handle_error(request, client_address)
+    # not worth a line; anything else is one line, not a traceback, and
+    # the server goes on.
+    error = sys.exc_info()[1]
+    if not isinstance(error, ConnectionError):
+      print('%s: error: answering %s: %s: %s' % (
+          PROG, client_address[0], type(error).__name__, error),
+            file=sys.stderr, flush=True)
 
 
 def make_server(model, host='127.0.0.1', port=8000):
   """An HTTP server for the pad, bound but not yet serving.
 
   Args:
-    model: a Model of an MNIST checkpoint (from load_mnist_model).
+    model: a Model of an MNIST checkpoint (trained_models.load_model).
     host: the address to listen on; 127.0.0.1 keeps it to this machine.
     port: the TCP port; 0 picks a free one (see server.server_address).
 
@@ -326,9 +303,7 @@ def _port(text):
 
 
 def _parser():
-  parser = argparse.ArgumentParser(
-      prog=PROG, allow_abbrev=False,
-      description='Draw digits in the browser for a trained MNIST model.')
+  parser = new_parser(PROG, __doc__)
   parser.add_argument('--model', choices=MODELS, default='mnist_deep',
                       help='Which trainer made the checkpoint (default '
                       '%(default)s); it picks the default --log_dir.')
@@ -373,20 +348,30 @@ def run(argv=None):
     sys.exit('%s: error: cannot listen on %s port %d: %s' % (
         PROG, flags.host, flags.port, e.strerror or e))
   host, port = server.server_address[:2]
-  print('Serving the handwriting pad for %s (%s) on http://%s:%d/ - press '
-        'Ctrl-C to stop.' % (model.name, model.checkpoint,
-                             '127.0.0.1' if host == '0.0.0.0' else host,
-                             port), flush=True)
-  # `kill` (SIGTERM) stops it as cleanly as Ctrl-C.
-  signal.signal(signal.SIGTERM, _interrupt)
+  signals = (signal.SIGINT, signal.SIGTERM)
+  previous = {signum: signal.getsignal(signum) for signum in signals}
   try:
+    # `kill` (SIGTERM) stops it as cleanly as Ctrl-C. Until now, while
+    # nothing is served, mnist.commands' start-up handlers stop it.
+    for signum in signals:
+      signal.signal(signum, _interrupt)
+    print('Serving the handwriting pad for %s (%s) on http://%s:%d/ - press '
+          'Ctrl-C to stop.' % (model.name, model.checkpoint,
+                               '127.0.0.1' if host == '0.0.0.0' else host,
+                               port), flush=True)
     server.serve_forever()
   except KeyboardInterrupt:
-    print('Stopped.')
+    # Closing takes a moment: a second Ctrl-C must not cut it short with
+    # a traceback.
+    for signum in signals:
+      signal.signal(signum, signal.SIG_IGN)
+    print('Stopped.', flush=True)
   finally:
     server.server_close()
     model.close()
+    for signum, handler in previous.items():
+      signal.signal(signum, handler)
 
 
 if __name__ == '__main__':
-  run()
+  commands.run_and_finish(run)
