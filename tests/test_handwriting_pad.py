@@ -7,6 +7,7 @@ import contextlib
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -428,3 +429,103 @@ def test_mnist_models_only(fc_log_dir, tmp_path):
   with pytest.raises(ValueError, match='holds a fully_connected_feed model, '
                      'not mnist_deep'):
     trained_models.load_model(fc_log_dir, 'mnist_deep')
+
+
+def _answer(port, data):
+  """Sends raw bytes; returns (status, body) of a proper HTTP answer."""
+  with socket.create_connection(('127.0.0.1', port), timeout=30) as s:
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    answer = s.makefile('rb').read()
+  head, _, body = answer.partition(b'\r\n\r\n')
+  status_line = head.split(b'\r\n')[0]
+  assert re.fullmatch(rb'HTTP/1\.[01] \d{3} .*', status_line), answer[:200]
+  return int(status_line.split()[1]), json.loads(body)
+
+
+@pytest.mark.parametrize('data, status', [
+    (b'\r\n', 400),                                    # a blank line
+    (b'GARBAGE\r\n\r\n', 400),
+    (b'GET /\r\n', 400),                               # HTTP/0.9
+    (b'FOO /predict\r\n\r\n', 400),
+    (b'GET / HTTP/0.9\r\n\r\n', 400),
+    (b'GET / HTTP/1.1 more\r\n\r\n', 400),
+    (b'GET / HTTP/one\r\n\r\n', 400),
+    (b'\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03', 400),  # TLS hello
+    (b'POST /predict HTTP/1.1\r\nContent-Length: \xb2\r\n\r\n', 400),  # '²'
+    (b'POST /predict HTTP/1.1\r\nContent-Length: -1\r\n\r\n', 400),
+    (b'POST /predict HTTP/1.1\r\nContent-Length: 1e3\r\n\r\n', 400),
+    # Exactly as long as the server reads, so that nothing is left unread
+    # (which would reset the connection under the answer).
+    (b'GET /' + b'a' * (65537 - 5), 414),
+    (b'GET / HTTP/1.1\r\nX: ' + b'a' * (65537 - 3), 431),
+])
+def test_malformed_requests_get_a_4xx_status_line(fc_server, data, status):
+  port, _ = fc_server
+  got, body = _answer(port, data)
+  assert got == status and body['error']
+  # And the server goes on.
+  good = json.dumps({'pixels': [[0, 255, 0]] * 3})
+  assert _ask(port, 'POST', '/predict', good)[0] == 200
+
+
+def test_unsupported_http_version_gets_a_status_line(fc_server):
+  port, _ = fc_server
+  assert _answer(port, b'GET / HTTP/2.0\r\n\r\n')[0] == 505
+
+
+def test_burst_of_200_concurrent_predictions(fc_server, fc_log_dir):
+  # All at once: the listen backlog holds them, every thread of the server
+  # predicts on the one shared model, and each answer is its own image's.
+  port, _ = fc_server
+  n = 200
+  rng = np.random.RandomState(7)
+  images = [_stroke((40, 40), [tuple(p) for p in rng.randint(2, 38, (3, 2))],
+                    4) * 255 for _ in range(n)]
+  answers, errors = [None] * n, []
+  barrier = threading.Barrier(n)
+
+  def ask(i):
+    body = json.dumps({'pixels': images[i].astype(int).tolist()})
+    barrier.wait()
+    try:
+      answers[i] = _ask(port, 'POST', '/predict', body)
+    except OSError as e:  # Reset or refused: what the burst must not do.
+      errors.append('%d: %r' % (i, e))
+
+  threads = [threading.Thread(target=ask, args=(i,)) for i in range(n)]
+  for thread in threads:
+    thread.start()
+  for thread in threads:
+    thread.join(timeout=300)
+  assert not errors, errors[:5]
+  ckpt = tf.train.latest_checkpoint(fc_log_dir)
+  weights = [(tf.train.load_variable(ckpt, layer + '/weights'),
+              tf.train.load_variable(ckpt, layer + '/biases'))
+             for layer in ('hidden1', 'hidden2', 'softmax_linear')]
+  for image, (status, _, body) in zip(images, answers, strict=True):
+    assert status == 200
+    h = mnist_preprocess(image).reshape(1, -1)
+    for i, (w, b) in enumerate(weights):
+      h = h @ w + b
+      h = np.maximum(h, 0) if i < 2 else h
+    expected = np.exp(h[0] - h[0].max())
+    np.testing.assert_allclose(json.loads(body)['probabilities'],
+                               expected / expected.sum(), atol=1e-5)
+
+
+@pytest.mark.parametrize('name', ['SIGINT', 'SIGTERM'])
+def test_installed_command_stops_in_one_line(fc_log_dir, name):
+  # Started as the console script does, stopped while it serves.
+  code = 'from mnist import commands; commands.handwriting_pad()'
+  proc = _start(['-c', code, '--model', 'fully_connected_feed', '--log_dir',
+                 fc_log_dir, '--port', '0'])
+  try:
+    line = proc.stdout.readline()
+    assert line.startswith('Serving the handwriting pad'), line
+    proc.send_signal(signal.Signals[name])
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and out == 'Stopped.\n' and err == '', err
+  finally:
+    proc.kill()
+    proc.wait()
