@@ -44,6 +44,10 @@ setuptools.setup(
              'cifar10.cifar10_cli:cifar10_multi_gpu_train'),
             ('cifar10_distributed_train = '
              'cifar10.cifar10_cli:cifar10_distributed_train'),
+            'cnn_building_blocks = cifar10.cifar10_cli:cnn_building_blocks',
+            ('make_cifar10_dataset = '
+             'cifar10.cifar10_cli:make_cifar10_dataset'),
+            'precision_vs_steps = cifar10.cifar10_cli:precision_vs_steps',
             # Through mnist.commands: Ctrl-C is clean while TensorFlow loads.
             'fully_connected_feed = mnist.commands:fully_connected_feed',
             'mnist_softmax = mnist.commands:mnist_softmax',

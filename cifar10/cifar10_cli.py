@@ -14,7 +14,7 @@ Summary of available functions:
  line = error_line(prog, error)      # '<prog>: error: <one line>'
 
  # The installed commands (console scripts): start(prog), then the program.
- cifar10_train(), cifar10_eval(), cifar10_multi_gpu_train(), ...
+ cifar10_train(), cifar10_eval(), ..., precision_vs_steps()
 
 Nothing here imports TensorFlow until a program needs it, so start() runs
 within milliseconds of Python itself.
@@ -204,3 +204,13 @@ def cifar10_distributed_train():
 def cnn_building_blocks():
   """The cnn_building_blocks command."""
   _launch('cnn_building_blocks')
+
+
+def make_cifar10_dataset():
+  """The make_cifar10_dataset command."""
+  _launch('make_cifar10_dataset')
+
+
+def precision_vs_steps():
+  """The precision_vs_steps command."""
+  _launch('precision_vs_steps')

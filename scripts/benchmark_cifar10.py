@@ -179,8 +179,9 @@ def speed(args, model):
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
-                                   allow_abbrev=False)
+  parser = argparse.ArgumentParser(
+      description=__doc__, allow_abbrev=False,
+      formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('--data_dir', default=DEFAULT_DATA,
                       help='Folder holding cifar-10-batches-bin.')
   parser.add_argument('--work_dir', default='/tmp/cifar10_benchmark',

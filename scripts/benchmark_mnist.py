@@ -120,8 +120,9 @@ def measure(row, data_dir, work_dir, repeats=1):
 
 def main(argv=None):
   from mnist import parse_flags
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
-                                   allow_abbrev=False)
+  parser = argparse.ArgumentParser(
+      description=__doc__, allow_abbrev=False,
+      formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('--data_dir', default=DEFAULT_DATA_DIR,
                       help='Folder of the four MNIST files.')
   parser.add_argument('--programs', nargs='+',

@@ -97,7 +97,8 @@ def _minutes(seconds):
 
 def main(argv=None):
   parser = argparse.ArgumentParser(
-      allow_abbrev=False, description=__doc__.split('\n')[0])
+      allow_abbrev=False, description=__doc__,
+      formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('--data_dir', default=DEFAULT_DATA_DIR,
                       help='Folder of the four MNIST .gz files. Default '
                       '%(default)s.')
