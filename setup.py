@@ -48,6 +48,7 @@ setuptools.setup(
             ('make_cifar10_dataset = '
              'cifar10.cifar10_cli:make_cifar10_dataset'),
             'precision_vs_steps = cifar10.cifar10_cli:precision_vs_steps',
+            'classify_images = cifar10.cifar10_cli:classify_images',
             # Through mnist.commands: Ctrl-C is clean while TensorFlow loads.
             'fully_connected_feed = mnist.commands:fully_connected_feed',
             'mnist_softmax = mnist.commands:mnist_softmax',

@@ -175,10 +175,10 @@ def _stopped(prog, interrupt):
   sys.exit(SIGNAL_EXIT_BASE + signal.Signals[name])
 
 
-def _launch(prog):
+def _launch(prog, entry='run'):
   """An installed command: start(prog), then load and run the program."""
   start(prog)
-  importlib.import_module('cifar10.' + prog).run()
+  getattr(importlib.import_module('cifar10.' + prog), entry)()
 
 
 def cifar10_train():
@@ -214,3 +214,8 @@ def make_cifar10_dataset():
 def precision_vs_steps():
   """The precision_vs_steps command."""
   _launch('precision_vs_steps')
+
+
+def classify_images():
+  """The classify_images command."""
+  _launch('classify_images', 'main')

@@ -41,6 +41,7 @@ WIDTH = 32  # Stored image width.
 DEPTH = 3  # Colour planes: red, green, blue.
 LABEL_BYTES = 1  # 2 for CIFAR-100.
 RECORD_BYTES = LABEL_BYTES + HEIGHT * WIDTH * DEPTH  # 3073, no header/footer.
+META_FILE = 'batches.meta.txt'  # Beside the .bin files: class names.
 
 PIPELINES = ('dataset', 'queue')
 # The queue pipeline is the default because it measured faster end to end

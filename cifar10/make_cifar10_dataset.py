@@ -55,6 +55,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
 import numpy as np
 
 from cifar10 import cifar10_cli
+from cifar10 import cifar10_input
 from cifar10 import image_files
 import mnist
 from mnist import input_data
@@ -64,7 +65,7 @@ NUM_CLASSES = 10  # The model's outputs: at most this many classes.
 RECORD_BYTES = 1 + SIZE * SIZE * 3  # A label byte, then R, G, B planes.
 TRAIN_FILES = tuple('data_batch_%d.bin' % i for i in range(1, 6))
 TEST_FILE = 'test_batch.bin'
-META_FILE = 'batches.meta.txt'  # Class names, one per line.
+META_FILE = cifar10_input.META_FILE  # Class names, one per line.
 BATCHES_DIR = 'cifar-10-batches-bin'  # As in the official tarball.
 TARBALL = 'cifar-10-binary.tar.gz'  # The name cifar10_train looks for.
 IMAGE_EXTENSIONS = image_files.IMAGE_EXTENSIONS

@@ -1,4 +1,4 @@
-"""Tests of scripts/classify_images.py and scripts/trained_models.py: ink
+"""Tests of cifar10/classify_images.py and cifar10/trained_models.py: ink
 detection, file finding and class names against NumPy; the program as a
 subprocess on synthetic PNGs with tiny MNIST and CIFAR-10 checkpoints (exact
 lines, probabilities checked against NumPy and the restored model), bad
@@ -19,8 +19,8 @@ from test_handwriting_pad_browser import real_mnist_deep  # noqa: F401
 import testdata
 from cifar10 import cifar10, cifar10_input
 from mnist import digit_image, input_data, mnist_deep
-from scripts import classify_images as ci
-from scripts import trained_models
+from cifar10 import classify_images as ci
+from cifar10 import trained_models
 
 tf1 = tf.compat.v1
 DIGITS = [str(d) for d in range(10)]
@@ -126,7 +126,7 @@ def test_mnist_program_prints_top_k_lines(fc_log_dir, tmp_path):  # noqa: F811
   paths = [_png(tmp_path / ('digit%d.png' % i), im)
            for i, im in enumerate(images)]
   paths.append(_png(tmp_path / 'paper.png', 255 - images[0]))
-  proc = run_program(['scripts/classify_images.py', '--checkpoint_dir',
+  proc = run_program(['cifar10/classify_images.py', '--checkpoint_dir',
                       fc_log_dir, '--top_k', '4', str(tmp_path)])
   checkpoint = tf.train.latest_checkpoint(fc_log_dir)
   assert proc.stderr.strip().split('\n')[-1] == (
@@ -198,7 +198,7 @@ def test_cifar10_program_reads_class_colours(cifar_adam_dir, tmp_path):
     if i % 2:  # Larger images are scaled down as make_cifar10_dataset does.
       image = np.kron(image, np.ones((3, 2, 1), np.uint8))
     _png(tmp_path / ('%02d_%d.png' % (i, label)), image)
-  proc = run_program(['-m', 'scripts.classify_images', '--checkpoint_dir',
+  proc = run_program(['-m', 'cifar10.classify_images', '--checkpoint_dir',
                       cifar_adam_dir, '--top_k', '2', str(tmp_path)])
   assert proc.stderr.strip().split('\n')[-1] == (
       'classify_images: cifar10 model from %s'
@@ -310,7 +310,7 @@ def _error(proc, status=1):
 def test_bad_files_and_checkpoints(fc_log_dir, tmp_path):  # noqa: F811
   good = _png(tmp_path / 'good.png', testdata.mnist_images([1])[0])
   (tmp_path / 'bad.png').write_bytes(b'\x89PNG\r\n\x1a\n truncated')
-  proc = run_program(['scripts/classify_images.py', '--checkpoint_dir',
+  proc = run_program(['cifar10/classify_images.py', '--checkpoint_dir',
                       fc_log_dir, str(tmp_path)], check=False)
   assert proc.stdout.startswith(good + ': ')
   assert len(proc.stdout.strip().split('\n')) == 1
@@ -322,7 +322,7 @@ def test_bad_files_and_checkpoints(fc_log_dir, tmp_path):  # noqa: F811
                           'be classified')
   empty = str(tmp_path / 'empty')
   os.mkdir(empty)
-  proc = run_program(['-m', 'scripts.classify_images', '--checkpoint_dir',
+  proc = run_program(['-m', 'cifar10.classify_images', '--checkpoint_dir',
                       empty, good], check=False)
   assert _error(proc) == (
       'classify_images: error: no checkpoint in %s: train a model first '
@@ -330,7 +330,7 @@ def test_bad_files_and_checkpoints(fc_log_dir, tmp_path):  # noqa: F811
       '--checkpoint_dir at its folder' % empty)
   proc = run_program(['classify_images.py', '--checkpoint_dir', fc_log_dir,
                       '--model', 'cifar10', good],
-                     cwd=os.path.join(REPO, 'scripts'), check=False)
+                     cwd=os.path.join(REPO, 'cifar10'), check=False)
   assert _error(proc) == ('classify_images: error: %s holds a '
                           'fully_connected_feed model, not cifar10' %
                           tf.train.latest_checkpoint(fc_log_dir))
@@ -378,7 +378,7 @@ def test_real_digits_on_paper_are_read(real_mnist_deep, tmp_path):  # noqa: F811
     # Dark ink on white paper, twice the size: as a scan or a photo.
     paper = 255 - np.kron(digit, np.ones((2, 2)))
     _png(tmp_path / ('%03d.png' % i), paper)
-  proc = run_program(['scripts/classify_images.py', '--checkpoint_dir',
+  proc = run_program(['cifar10/classify_images.py', '--checkpoint_dir',
                       real_mnist_deep['log_dir'], '--top_k', '1',
                       str(tmp_path)])
   lines = proc.stdout.strip().split('\n')

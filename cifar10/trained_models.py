@@ -1,4 +1,4 @@
-"""Restores trained MNIST and CIFAR-10 checkpoints for classify_images.
+"""Restores trained MNIST and CIFAR-10 checkpoints for classifying images.
 
 The MNIST models, and the parts any model uses (Model, latest_checkpoint,
 restore), are mnist.trained_models; this adds the CIFAR-10 models, read
@@ -7,9 +7,6 @@ from a checkpoint's variables as the MNIST ones are:
   mnist_deep, fully_connected_feed   mnist.trained_models
   cifar10, vgg16                     cifar10.describe_checkpoint (with
                                      their float type)
-
-(The CIFAR-10 half belongs in the cifar10 package; until it moves there it
-lives here, on top of the MNIST module.)
 
  checkpoint = latest_checkpoint(log_dir)    # newest model.ckpt-<step>
  name = model_in(checkpoint)                # 'mnist_deep', ..., 'vgg16'
@@ -24,6 +21,8 @@ does), with the moving averages of the weights restored.
 
 import tensorflow as tf
 
+from cifar10 import cifar10
+from cifar10 import cifar10_input
 from mnist import trained_models as mnist_models
 from mnist.trained_models import latest_checkpoint
 from mnist.trained_models import Model  # noqa: F401 (part of this API)
@@ -53,7 +52,6 @@ def model_in(checkpoint):
   found = mnist_models.mnist_model(mnist_models.checkpoint_shapes(checkpoint))
   if found:
     return found
-  from cifar10 import cifar10  # Only for CIFAR-10 checkpoints.
   try:
     return cifar10.describe_checkpoint(checkpoint)[0]
   except ValueError:
@@ -63,8 +61,6 @@ def model_in(checkpoint):
 
 def _cifar10_graph(name, use_fp16):
   """A build() for restore(): a CIFAR-10 model on uint8 32x32 images."""
-  from cifar10 import cifar10
-  from cifar10 import cifar10_input
 
   def build():
     images = tf1.placeholder(tf.uint8, [None, 32, 32, 3], name='images')
@@ -76,8 +72,7 @@ def _cifar10_graph(name, use_fp16):
   def averages():
     # cifar10_eval's choice: the moving averages score better than the
     # last, noisier raw weights.
-    return tf1.train.ExponentialMovingAverage(
-        cifar10.MOVING_AVERAGE_DECAY).variables_to_restore()
+    return cifar10.variable_averages().variables_to_restore()
   return build, averages
 
 
@@ -101,7 +96,6 @@ def load_model(path, model=None):
   mnist_models.check_model(checkpoint, found, model)
   if found in MNIST_MODELS:
     return mnist_models.load_model(checkpoint, found)
-  from cifar10 import cifar10
   use_fp16 = cifar10.describe_checkpoint(checkpoint)[1]
   build, averages = _cifar10_graph(found, use_fp16)
   return restore(build, found, checkpoint, averages)

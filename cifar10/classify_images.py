@@ -1,7 +1,7 @@
 """Classifies your own image files with a trained MNIST or CIFAR-10 model.
 
-  python scripts/classify_images.py --model mnist_deep digit.png more/
-  python scripts/classify_images.py --checkpoint_dir /tmp/cifar10_train \
+  classify_images --model mnist_deep digit.png more/
+  classify_images --checkpoint_dir /tmp/cifar10_train \
       --top_k 5 cat.jpg
 
 prints one line per file, the --top_k classes best first, with their
@@ -40,20 +40,27 @@ import argparse
 import os
 import sys
 
-if __name__ == '__main__' and not __package__:
-  # Run as `python classify_images.py`: put the repo root first on sys.path
-  # instead of this folder, so the mnist package and scripts/ import.
-  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if __name__ == '__main__':
+  if not __package__:
+    # Run as `python classify_images.py`: this folder is first on sys.path
+    # and its cifar10.py would shadow the cifar10 package: start from the
+    # root.
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  from cifar10 import cifar10_cli
+  cifar10_cli.start('classify_images')  # Ctrl-C while TensorFlow loads too.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
 
 import numpy as np
 import tensorflow as tf
 
-from mnist import parse_flags
-from mnist import digit_image
+from cifar10 import cifar10_cli
+from cifar10 import cifar10_download
+from cifar10 import cifar10_input
 from cifar10 import image_files
-from cifar10 import make_cifar10_dataset
-from scripts import trained_models
+from cifar10 import trained_models
+from mnist import digit_image
+from mnist import new_parser
+from mnist import parse_flags
 
 PROG = 'classify_images'
 CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog',
@@ -138,15 +145,15 @@ def class_names(model_name, data_dir=None):
   if data_dir is None:
     return list(CIFAR10_CLASSES)
   for folder in (data_dir, os.path.join(data_dir,
-                                        make_cifar10_dataset.BATCHES_DIR)):
-    path = os.path.join(folder, make_cifar10_dataset.META_FILE)
+                                        cifar10_download.BATCHES_DIR)):
+    path = os.path.join(folder, cifar10_input.META_FILE)
     if os.path.isfile(path):
       with open(path, encoding='utf-8') as f:
         names = [line.strip() for line in f if line.strip()][:10]
       return names + ['class %d' % i for i in range(len(names), 10)]
   raise ValueError('no %s in %s or its %s' % (
-      make_cifar10_dataset.META_FILE, data_dir,
-      make_cifar10_dataset.BATCHES_DIR))
+      cifar10_input.META_FILE, data_dir,
+      cifar10_download.BATCHES_DIR))
 
 
 def _model_input(model_name, path):
@@ -227,10 +234,7 @@ def _positive_int(text):
 
 
 def _parser():
-  parser = argparse.ArgumentParser(
-      prog=PROG, allow_abbrev=False,
-      description='Classify image files with a trained MNIST or CIFAR-10 '
-      'model.')
+  parser = new_parser(PROG, __doc__)
   parser.add_argument('paths', nargs='+', metavar='FILE_OR_FOLDER',
                       help='Image files (PNG/JPEG/GIF/BMP) or folders of '
                       'them.')
@@ -293,5 +297,15 @@ def run(argv=None):
         PROG, failed, len(files)))
 
 
-if __name__ == '__main__':
+def _run_or_exit():
   run()
+  return 0
+
+
+def main():
+  """Entry point of the classify_images console script."""
+  cifar10_cli.run_plain(_run_or_exit, PROG)
+
+
+if __name__ == '__main__':
+  main()
