@@ -30,7 +30,7 @@ moving averages of the weights. Class names come from batches.meta.txt in
 
 Library use:
 
- files = find_images(paths)                 # folders expanded, sorted
+ files = image_files.find_images(paths)     # folders expanded, sorted
  ink, inverted = ink_image(contents, name)  # grey, ink high, background 0
  names = class_names(model_name, data_dir)
  results = classify(model, files, top_k)    # (file, top, note or error)
@@ -67,38 +67,6 @@ CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog',
                    'frog', 'horse', 'ship', 'truck')  # Labels 0..9.
 BATCH_SIZE = 64  # Images per session run.
 INVERTED_NOTE = '[inverted: dark on light]'
-
-
-def find_images(paths):
-  """The image files to classify: files as given, folders' images sorted.
-
-  Args:
-    paths: files and folders. A file is taken whatever its extension; a
-      folder gives its PNG/JPEG/GIF/BMP files (not its sub-folders'),
-      hidden ones skipped.
-
-  Returns:
-    A list of file paths.
-
-  Raises:
-    ValueError: a path does not exist, or a folder holds no images.
-  """
-  files = []
-  for path in paths:
-    if os.path.isdir(path):
-      found = [os.path.join(path, n) for n in sorted(os.listdir(path))
-               if not n.startswith('.') and
-               n.lower().endswith(image_files.IMAGE_EXTENSIONS)
-               and os.path.isfile(os.path.join(path, n))]
-      if not found:
-        raise ValueError('%s holds no images (%s)' % (
-            path, '/'.join(image_files.IMAGE_EXTENSIONS)))
-      files += found
-    elif os.path.isfile(path):
-      files.append(path)
-    else:
-      raise ValueError('%s does not exist' % path)
-  return files
 
 
 def ink_image(contents, name='<image>'):
@@ -271,7 +239,7 @@ def run(argv=None):
   checkpoint_dir = (flags.checkpoint_dir or
                     trained_models.DEFAULT_DIRS[flags.model])
   try:
-    files = find_images(flags.paths)
+    files = image_files.find_images(flags.paths)
     try:
       trained_models.latest_checkpoint(checkpoint_dir)
     except ValueError as e:

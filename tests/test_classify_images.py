@@ -20,6 +20,7 @@ import testdata
 from cifar10 import cifar10, cifar10_input
 from mnist import digit_image, input_data, mnist_deep
 from cifar10 import classify_images as ci
+from cifar10 import image_files
 from cifar10 import trained_models
 
 tf1 = tf.compat.v1
@@ -84,14 +85,16 @@ def test_find_images(tmp_path):
   for name in ('b.png', 'a.JPG', '.hidden.png', 'notes.txt', 'sub/c.png'):
     (tmp_path / name).parent.mkdir(exist_ok=True)
     (tmp_path / name).write_bytes(b'')
-  assert ci.find_images([str(tmp_path), str(tmp_path / 'notes.txt')]) == [
+  found = image_files.find_images([str(tmp_path),
+                                   str(tmp_path / 'notes.txt')])
+  assert found == [
       str(tmp_path / 'a.JPG'), str(tmp_path / 'b.png'),
       str(tmp_path / 'notes.txt')]
   with pytest.raises(ValueError, match='nope.png does not exist'):
-    ci.find_images([str(tmp_path / 'nope.png')])
+    image_files.find_images([str(tmp_path / 'nope.png')])
   (tmp_path / 'empty').mkdir()
   with pytest.raises(ValueError, match='empty holds no images'):
-    ci.find_images([str(tmp_path / 'empty')])
+    image_files.find_images([str(tmp_path / 'empty')])
 
 
 def test_class_names(tmp_path):
