@@ -78,6 +78,13 @@ flags.DEFINE_boolean('use_fp16', False,
                      'Train the model using fp16: float16 variables, no loss '
                      'scaling, as the original (meant for GPUs: on a CPU '
                      'float16 is many times slower than float32).')
+flags.DEFINE_boolean('mixed_precision', False,
+                     'Run the arithmetic in 16 bits where that is faster: '
+                     'bfloat16 on CPUs with AVX-512 BF16 or AMX, float16 '
+                     'with loss scaling on GPUs (elsewhere it says why and '
+                     'stays float32). Variables and checkpoints stay '
+                     'float32, so runs resume and evaluate in either mode. '
+                     'Off: float32, as the published results.')
 flags.DEFINE_enum('input_pipeline', cifar10_input.DEFAULT_PIPELINE,
                   cifar10_input.PIPELINES,
                   'How to feed images: the original queue runners ("queue", '

@@ -49,6 +49,7 @@ from cifar10 import cifar10
 from cifar10 import cifar10_cli
 from cifar10 import cifar10_input
 from cifar10 import cifar10_session
+from cifar10 import mixed_precision as mixed_precision_lib
 
 tf1 = tf.compat.v1
 FLAGS = flags.FLAGS
@@ -184,7 +185,7 @@ def build_worker_graph(cluster, task_index, sync_replicas=False,
                        replicas_to_aggregate=0, data_dir=cifar10.DATA_DIR,
                        batch_size=cifar10.BATCH_SIZE,
                        pipeline=cifar10_input.DEFAULT_PIPELINE, use_fp16=False,
-                       model='cifar10'):
+                       model='cifar10', mode='float32'):
   """Builds one worker's graph, cifar10.train's, in the default graph.
 
   Variables go to the parameter servers (round robin), the rest to this
@@ -197,6 +198,8 @@ def build_worker_graph(cluster, task_index, sync_replicas=False,
     replicas_to_aggregate: gradients per update (0: one per worker).
     data_dir, batch_size, pipeline, use_fp16: see cifar10.distorted_inputs.
     model: 'cifar10' or 'vgg16'.
+    mode: the arithmetic (mixed_precision.choose); 'float16' adds loss
+      scaling.
 
   Returns:
     (global_step, loss, train_op, hooks), hooks: the sync optimizer's, if any.
@@ -208,7 +211,11 @@ def build_worker_graph(cluster, task_index, sync_replicas=False,
   num_workers = cluster.num_tasks('worker')
   hooks = []
 
-  def sync(opt):
+  def wrap(opt):
+    if mode == 'float16':
+      opt = mixed_precision_lib.loss_scale_optimizer(opt)
+    if not sync_replicas:
+      return opt
     # The chief updates the moving averages once per aggregated update
     # (the same shadow variables as cifar10.average_variables makes).
     opt = _SyncReplicasOptimizer(
@@ -227,7 +234,7 @@ def build_worker_graph(cluster, task_index, sync_replicas=False,
                                                 pipeline, use_fp16)
     loss = cifar10.loss(cifar10.inference(images, model), labels)
     train_op = cifar10.train(loss, global_step, batch_size, model,
-                             wrap_optimizer=sync if sync_replicas else None)
+                             wrap_optimizer=wrap)
   return global_step, loss, train_op, hooks
 
 
@@ -241,7 +248,7 @@ def train_worker(server, cluster, task_index,
                  pipeline=cifar10_input.DEFAULT_PIPELINE, use_fp16=False,
                  save_checkpoint_secs=cifar10_session.SAVE_CHECKPOINT_SECS,
                  save_summaries_steps=cifar10_session.SAVE_SUMMARIES_STEPS,
-                 fresh=False, model='cifar10'):
+                 fresh=False, model='cifar10', mixed_precision=False):
   """Trains as one worker until the global step reaches max_steps.
 
   Args:
@@ -257,6 +264,8 @@ def train_worker(server, cluster, task_index,
     save_checkpoint_secs, save_summaries_steps: the chief's checkpoint and
       summary intervals.
     fresh: (chief) delete train_dir first and start from step 0.
+    mixed_precision: 16-bit arithmetic where it is faster (see
+      mixed_precision.choose).
 
   Returns:
     (local_steps, global_step): this process's steps, the final global step.
@@ -268,10 +277,13 @@ def train_worker(server, cluster, task_index,
   is_chief = task_index == 0
   if is_chief:
     cifar10_session.prepare_train_dir(train_dir, fresh)
+  mode = mixed_precision_lib.choose(mixed_precision,
+                                    'cifar10_distributed_train',
+                                    use_fp16=use_fp16)
   with tf.Graph().as_default():
     global_step, loss, train_op, hooks = build_worker_graph(
         cluster, task_index, sync_replicas, replicas_to_aggregate, data_dir,
-        batch_size, pipeline, use_fp16, model)
+        batch_size, pipeline, use_fp16, model, mode)
     done_ops = [q.enqueue(task_index) for q in _done_queues(cluster)]
     # Only the ps and this worker: a worker that is down must not hold us up.
     config = tf1.ConfigProto(
@@ -289,7 +301,7 @@ def train_worker(server, cluster, task_index,
         save_summaries_steps=save_summaries_steps, master=server.target,
         is_chief=is_chief, worker=task_index,
         stop_grace_period_secs=SYNC_STOP_GRACE_SECS if sync_replicas
-        else 120)
+        else 120, mode=mode)
     with tf1.Session(server.target, config=config) as sess:
       step = int(sess.run(global_step))
       local_steps = result.local_steps
@@ -339,7 +351,7 @@ def main(argv):
       pipeline=FLAGS.input_pipeline, use_fp16=FLAGS.use_fp16,
       save_checkpoint_secs=FLAGS.save_checkpoint_secs,
       save_summaries_steps=FLAGS.save_summaries_steps, fresh=FLAGS.fresh,
-      model=FLAGS.model)
+      model=FLAGS.model, mixed_precision=FLAGS.mixed_precision)
 
 
 def run():

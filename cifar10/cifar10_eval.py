@@ -39,6 +39,7 @@ import tensorflow as tf
 from cifar10 import cifar10
 from cifar10 import cifar10_cli
 from cifar10 import cifar10_input
+from cifar10 import mixed_precision as mixed_precision_lib
 
 tf1 = tf.compat.v1
 FLAGS = flags.FLAGS
@@ -119,8 +120,9 @@ class _EvalGraph(object):
   """The evaluation graph of one model: inputs, model, hits, summaries."""
 
   def __init__(self, model, use_fp16, eval_dir, data_dir, eval_data,
-               batch_size, pipeline):
+               batch_size, pipeline, mode='float32'):
     self.model, self.use_fp16 = model, use_fp16
+    self.config = mixed_precision_lib.session_config(mode)
     self.graph = tf.Graph()
     with self.graph.as_default():
       images, labels = cifar10.inputs(eval_data == 'test', data_dir,
@@ -139,7 +141,7 @@ class _EvalGraph(object):
 
   def run(self, checkpoint_path, num_examples):
     """Evaluates one checkpoint; returns eval_once's result."""
-    with tf1.Session(graph=self.graph) as sess:
+    with tf1.Session(graph=self.graph, config=self.config) as sess:
       return eval_once(sess, self.saver, checkpoint_path, self.top_k_op,
                        self.summary_op, num_examples, self.local_init_op)
 
@@ -149,7 +151,7 @@ def evaluate(checkpoint_dir=CHECKPOINT_DIR, eval_dir=EVAL_DIR,
              num_examples=NUM_EXAMPLES, batch_size=cifar10.BATCH_SIZE,
              run_once=True, eval_interval_secs=EVAL_INTERVAL_SECS,
              timeout_secs=None, pipeline=cifar10_input.DEFAULT_PIPELINE,
-             model=None):
+             model=None, mixed_precision=False):
   """Eval CIFAR-10: every new checkpoint once (or the latest, if run_once).
 
   The model (and whether it is float16) is read from each checkpoint, so a
@@ -167,6 +169,8 @@ def evaluate(checkpoint_dir=CHECKPOINT_DIR, eval_dir=EVAL_DIR,
       (None: wait for ever).
     model: the model the checkpoints must hold ('cifar10' or 'vgg16');
       None: read it from each checkpoint.
+    mixed_precision: 16-bit arithmetic where it is faster (see
+      mixed_precision.choose); the checkpoint may come from either mode.
 
   Returns:
     A list of (global_step, precision) pairs, one per checkpoint evaluated.
@@ -192,6 +196,8 @@ def evaluate(checkpoint_dir=CHECKPOINT_DIR, eval_dir=EVAL_DIR,
         checkpoint_dir, min_interval_secs=eval_interval_secs,
         timeout=timeout_secs or None)
 
+  mode = mixed_precision_lib.choose(mixed_precision, 'cifar10_eval',
+                                    training=False)
   results, graph = [], None
   for path in checkpoints:
     found, use_fp16 = cifar10.describe_checkpoint(path)
@@ -203,7 +209,7 @@ def evaluate(checkpoint_dir=CHECKPOINT_DIR, eval_dir=EVAL_DIR,
       if graph:
         graph.writer.close()
       graph = _EvalGraph(found, use_fp16, eval_dir, data_dir, eval_data,
-                         batch_size, pipeline)
+                         batch_size, pipeline, mode)
     step = checkpoint_step(path)
     true_count, count, summary_str = graph.run(path, num_examples)
     if count < num_examples:
@@ -229,6 +235,9 @@ def main(argv):
   tf.get_logger().setLevel('ERROR')
   cifar10.maybe_download_and_extract(FLAGS.data_dir, FLAGS.data_url,
                                      FLAGS.data_md5)
+  if FLAGS.use_fp16:
+    print('cifar10_eval: note: --use_fp16 is not needed here: a float16 '
+          'checkpoint is evaluated in float16, whatever the flag says.')
   try:
     evaluate(checkpoint_dir=FLAGS.checkpoint_dir, eval_dir=FLAGS.eval_dir,
              data_dir=FLAGS.data_dir, eval_data=FLAGS.eval_data,
@@ -238,7 +247,8 @@ def main(argv):
              timeout_secs=FLAGS.timeout_secs or None,
              pipeline=FLAGS.input_pipeline,
              # Without --model, whatever each checkpoint holds.
-             model=FLAGS.model if FLAGS['model'].present else None)
+             model=FLAGS.model if FLAGS['model'].present else None,
+             mixed_precision=FLAGS.mixed_precision)
   except KeyboardInterrupt:
     # Waiting for the next checkpoint is the usual state: Ctrl-C ends it.
     print('Stopped.')

@@ -61,6 +61,7 @@ from cifar10 import cifar10
 from cifar10 import cifar10_cli
 from cifar10 import cifar10_input
 from cifar10 import cifar10_session
+from cifar10 import mixed_precision as mixed_precision_lib
 
 tf1 = tf.compat.v1
 FLAGS = flags.FLAGS
@@ -165,7 +166,7 @@ def average_gradients(tower_grads):
 
 def build_train_op(images, labels, global_step, devices,
                    batch_size=cifar10.BATCH_SIZE, scale_lr_schedule=False,
-                   model='cifar10'):
+                   model='cifar10', wrap_optimizer=None):
   """Builds the towers, the averaged update and the summaries.
 
   Args:
@@ -175,6 +176,7 @@ def build_train_op(images, labels, global_step, devices,
     batch_size: images per tower.
     scale_lr_schedule: count the images of all towers in the decay schedule.
     model: 'cifar10' or 'vgg16'.
+    wrap_optimizer: see cifar10.train (mixed precision's loss scaling).
 
   Returns:
     (train_op, loss, summary_op): the op that runs one step, the last
@@ -209,7 +211,8 @@ def build_train_op(images, labels, global_step, devices,
   loss = towers[-1][2]
   train_op = cifar10.train(loss, global_step, batch_size, model,
                            num_replicas=num_towers if scale_lr_schedule else 1,
-                           gradients=averaged_gradients)
+                           gradients=averaged_gradients,
+                           wrap_optimizer=wrap_optimizer)
 
   # Leave out the other towers' activation summaries: they carry the same
   # tags (cifar10 strips the tower from them), which one merge refuses.
@@ -229,7 +232,7 @@ def train(train_dir=cifar10_session.TRAIN_DIR,
           pipeline=cifar10_input.DEFAULT_PIPELINE, use_fp16=False,
           save_checkpoint_secs=cifar10_session.SAVE_CHECKPOINT_SECS,
           save_summaries_steps=cifar10_session.SAVE_SUMMARIES_STEPS,
-          fresh=False, model='cifar10'):
+          fresh=False, model='cifar10', mixed_precision=False):
   """Train CIFAR-10 on num_towers towers, resuming from train_dir.
 
   Args:
@@ -246,6 +249,8 @@ def train(train_dir=cifar10_session.TRAIN_DIR,
     save_summaries_steps: steps between summaries.
     fresh: delete train_dir first and start from step 0.
     model: 'cifar10' or 'vgg16'.
+    mixed_precision: 16-bit arithmetic where it is faster (see
+      mixed_precision.choose).
 
   Returns:
     The global step reached.
@@ -257,6 +262,9 @@ def train(train_dir=cifar10_session.TRAIN_DIR,
   """
   devices = tower_devices(num_towers, tower_device)
   cifar10_session.prepare_train_dir(train_dir, fresh)
+  mode = mixed_precision_lib.choose(mixed_precision,
+                                    'cifar10_multi_gpu_train',
+                                    use_fp16=use_fp16)
   if tower_device == 'gpu':
     found = len(tf.config.list_physical_devices('GPU'))
     if found < num_towers:
@@ -271,7 +279,7 @@ def train(train_dir=cifar10_session.TRAIN_DIR,
         data_dir, batch_size * num_towers, pipeline, use_fp16)
     train_op, loss, summary_op = build_train_op(
         images, labels, global_step, devices, batch_size, scale_lr_schedule,
-        model)
+        model, mixed_precision_lib.optimizer_wrapper(mode))
     # Soft placement lets ops without a kernel on a tower's device (and
     # towers asked for on missing GPUs) fall back to the CPU.
     config = tf1.ConfigProto(
@@ -283,7 +291,7 @@ def train(train_dir=cifar10_session.TRAIN_DIR,
         log_frequency=log_frequency, config=config,
         scaffold=tf1.train.Scaffold(summary_op=summary_op),
         save_checkpoint_secs=save_checkpoint_secs,
-        save_summaries_steps=save_summaries_steps).step
+        save_summaries_steps=save_summaries_steps, mode=mode).step
 
 
 def main(argv):
@@ -299,7 +307,7 @@ def main(argv):
         pipeline=FLAGS.input_pipeline, use_fp16=FLAGS.use_fp16,
         save_checkpoint_secs=FLAGS.save_checkpoint_secs,
         save_summaries_steps=FLAGS.save_summaries_steps, fresh=FLAGS.fresh,
-        model=FLAGS.model)
+        model=FLAGS.model, mixed_precision=FLAGS.mixed_precision)
 
 
 def run():

@@ -34,6 +34,8 @@ import time
 from absl import flags
 import tensorflow as tf
 
+from cifar10 import mixed_precision as mixed_precision_lib
+
 tf1 = tf.compat.v1
 
 TRAIN_DIR = '/tmp/cifar10_train'  # Where checkpoints and summaries go.
@@ -215,7 +217,8 @@ def run_training(train_op, loss, train_dir, max_steps, batch_size,
                  log_frequency=LOG_FREQUENCY, hooks=(), scaffold=None,
                  config=None, save_checkpoint_secs=SAVE_CHECKPOINT_SECS,
                  save_summaries_steps=SAVE_SUMMARIES_STEPS, master='',
-                 is_chief=True, worker=None, stop_grace_period_secs=120):
+                 is_chief=True, worker=None, stop_grace_period_secs=120,
+                 mode='float32'):
   """Runs train_op until the global step reaches max_steps.
 
   Resumes from the newest checkpoint in train_dir. The chief saves a
@@ -240,6 +243,9 @@ def run_training(train_op, loss, train_dir, max_steps, batch_size,
       its own steps.
     stop_grace_period_secs: how long closing waits for the session's
       threads.
+    mode: the arithmetic, from mixed_precision.choose(): 'float32',
+      'bfloat16' or 'float16' (whose train op was built with
+      mixed_precision.loss_scale_optimizer).
 
   Returns:
     TrainingResult(step, local_steps, signal_name): the global step of the
@@ -250,6 +256,9 @@ def run_training(train_op, loss, train_dir, max_steps, batch_size,
     ValueError: the loss became NaN (with advice what to try).
   """
   global_step = tf1.train.get_global_step()
+  config = mixed_precision_lib.session_config(mode, config)
+  if mode == 'float16':
+    mixed_precision_lib.keep_loss_scale_out_of_checkpoints()
   stop_on_signal = StopOnSignalHook()
   logger = LoggerHook(loss, batch_size, log_frequency, worker)
   all_hooks = list(hooks) + [

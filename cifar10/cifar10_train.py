@@ -39,6 +39,7 @@ from cifar10 import cifar10
 from cifar10 import cifar10_cli
 from cifar10 import cifar10_input
 from cifar10 import cifar10_session
+from cifar10 import mixed_precision as mixed_precision_lib
 
 tf1 = tf.compat.v1
 FLAGS = flags.FLAGS
@@ -57,7 +58,7 @@ def train(train_dir=cifar10_session.TRAIN_DIR,
           pipeline=cifar10_input.DEFAULT_PIPELINE, use_fp16=False,
           save_checkpoint_secs=cifar10_session.SAVE_CHECKPOINT_SECS,
           save_summaries_steps=cifar10_session.SAVE_SUMMARIES_STEPS,
-          fresh=False, model='cifar10'):
+          fresh=False, model='cifar10', mixed_precision=False):
   """Train CIFAR-10 for a number of steps, resuming from train_dir.
 
   Args:
@@ -70,6 +71,8 @@ def train(train_dir=cifar10_session.TRAIN_DIR,
     save_summaries_steps: steps between summaries.
     fresh: delete train_dir first and start from step 0.
     model: 'cifar10' or 'vgg16'.
+    mixed_precision: 16-bit arithmetic where it is faster (see
+      mixed_precision.choose).
 
   Returns:
     The global step reached.
@@ -79,6 +82,8 @@ def train(train_dir=cifar10_session.TRAIN_DIR,
     ValueError: the data is missing or malformed, or the loss became NaN.
   """
   cifar10_session.prepare_train_dir(train_dir, fresh)
+  mode = mixed_precision_lib.choose(mixed_precision, 'cifar10_train',
+                                    use_fp16=use_fp16)
   with tf.Graph().as_default():
     global_step = tf1.train.get_or_create_global_step()
 
@@ -97,14 +102,16 @@ def train(train_dir=cifar10_session.TRAIN_DIR,
 
     # Build a Graph that trains the model with one batch of examples and
     # updates the model parameters.
-    train_op = cifar10.train(loss, global_step, batch_size, model)
+    train_op = cifar10.train(
+        loss, global_step, batch_size, model,
+        wrap_optimizer=mixed_precision_lib.optimizer_wrapper(mode))
 
     config = tf1.ConfigProto(log_device_placement=log_device_placement)
     return cifar10_session.run_training(
         train_op, loss, train_dir, max_steps, batch_size,
         log_frequency=log_frequency, config=config,
         save_checkpoint_secs=save_checkpoint_secs,
-        save_summaries_steps=save_summaries_steps).step
+        save_summaries_steps=save_summaries_steps, mode=mode).step
 
 
 def main(argv):
@@ -119,7 +126,7 @@ def main(argv):
         pipeline=FLAGS.input_pipeline, use_fp16=FLAGS.use_fp16,
         save_checkpoint_secs=FLAGS.save_checkpoint_secs,
         save_summaries_steps=FLAGS.save_summaries_steps, fresh=FLAGS.fresh,
-        model=FLAGS.model)
+        model=FLAGS.model, mixed_precision=FLAGS.mixed_precision)
 
 
 def run():

@@ -76,13 +76,15 @@ def _cifar10_graph(name, use_fp16):
   return build, averages
 
 
-def load_model(path, model=None):
+def load_model(path, model=None, config=None):
   """Restores the newest checkpoint of a folder for inference.
 
   Args:
     path: a trainer's log or train dir, or a checkpoint path prefix.
     model: one of MODELS to insist on, or None for whichever it holds
       ('cifar10' and 'vgg16' are told apart too).
+    config: the session's tf.compat.v1.ConfigProto (mixed_precision's
+      session_config, say).
 
   Returns:
     A Model (see the module docstring for its inputs).
@@ -95,7 +97,7 @@ def load_model(path, model=None):
   found = model_in(checkpoint)
   mnist_models.check_model(checkpoint, found, model)
   if found in MNIST_MODELS:
-    return mnist_models.load_model(checkpoint, found)
+    return mnist_models.load_model(checkpoint, found, config)
   use_fp16 = cifar10.describe_checkpoint(checkpoint)[1]
   build, averages = _cifar10_graph(found, use_fp16)
-  return restore(build, found, checkpoint, averages)
+  return restore(build, found, checkpoint, averages, config)

@@ -166,7 +166,7 @@ def check_model(checkpoint, found, wanted):
                                                       wanted))
 
 
-def restore(build, name, checkpoint, saver_vars=None):
+def restore(build, name, checkpoint, saver_vars=None, config=None):
   """Builds a graph with build() and restores its variables.
 
   Args:
@@ -176,6 +176,7 @@ def restore(build, name, checkpoint, saver_vars=None):
     checkpoint: the checkpoint path prefix.
     saver_vars: function returning what to restore (see
       tf.compat.v1.train.Saver), called in the graph; default all variables.
+    config: the session's tf.compat.v1.ConfigProto (e.g. a graph rewrite).
 
   Returns:
     A Model.
@@ -195,7 +196,7 @@ def restore(build, name, checkpoint, saver_vars=None):
     probabilities = tf.nn.softmax(tf.cast(logits, tf.float32))
     saver = tf1.train.Saver(saver_vars() if saver_vars else None)
     graph.finalize()
-    session = tf1.Session(graph=graph)
+    session = tf1.Session(graph=graph, config=config)
     try:
       saver.restore(session, checkpoint)
     except (tf.errors.OpError, ValueError) as e:
@@ -221,13 +222,14 @@ def _mnist_graph(name, checkpoint, hidden):
   return build
 
 
-def load_model(path, model=None):
+def load_model(path, model=None, config=None):
   """Restores the newest MNIST checkpoint of a folder for inference.
 
   Args:
     path: a trainer's log dir, or a checkpoint path prefix.
     model: one of MNIST_MODELS to insist on, or None for whichever it
       holds.
+    config: the session's tf.compat.v1.ConfigProto.
 
   Returns:
     A Model of float32 [n, 784] pixels in [0, 1].
@@ -240,4 +242,5 @@ def load_model(path, model=None):
   found = model_in(checkpoint)
   check_model(checkpoint, found, model)
   hidden = _fully_connected_sizes(checkpoint_shapes(checkpoint))
-  return restore(_mnist_graph(found, checkpoint, hidden), found, checkpoint)
+  return restore(_mnist_graph(found, checkpoint, hidden), found, checkpoint,
+                 config=config)
