@@ -191,7 +191,8 @@ def run_training(input_data_dir, log_dir, learning_rate=0.01, max_steps=2000,
     saver = tf1.train.Saver()
 
     saved = 0  # The step of the last checkpoint.
-    with training.StopOnSignal() as stop, tf1.Session() as sess:
+    with training.StopOnSignal('the checkpoint is in %s' % log_dir) as stop, \
+         tf1.Session() as sess:
       # The FileWriter also writes the graph, for TensorBoard's Graphs tab.
       summary_writer = tf1.summary.FileWriter(log_dir, sess.graph)
       sess.run(init)
@@ -238,9 +239,9 @@ def run_training(input_data_dir, log_dir, learning_rate=0.01, max_steps=2000,
             stop.announce('saving a checkpoint')
             saver.save(sess, checkpoint_file, global_step=steps_done)
           summary_writer.close()
-          raise training.Stopped(stop.signal_name, steps_done,
-                                 'the checkpoint is in %s' % log_dir)
+          raise stop.stopped(steps_done)
       summary_writer.close()
+      stop.finished(max_steps)
   if max_steps:
     print('Trained %d steps in %.1f sec (%.0f steps/sec), evaluations '
           'excluded.' % (max_steps, train_seconds,

@@ -36,7 +36,8 @@ graph.get_tensor_by_name('logits:0') (as mnist.trained_models does).
 A loss that becomes NaN or infinite stops it with advice. Ctrl-C or SIGTERM
 stops training after the current step, saves a checkpoint and says so
 (`Stopped by SIGTERM at step N; the checkpoint is in DIR.`, exit status 0);
-before training starts it ends the program with one line.
+during the test evaluation it stops at once (the last checkpoint is
+written), and before training starts it ends the program with one line.
 
 Summary of available functions:
 
@@ -251,7 +252,8 @@ def train(data_sets, log_dir, max_steps=20000, batch_size=50,
     saver = tf1.train.Saver()
     prefix = os.path.join(log_dir, 'model.ckpt')
     checkpoint = None
-    with training.StopOnSignal() as stop, tf1.Session() as sess:
+    with training.StopOnSignal('the checkpoint is in %s' % log_dir) as stop, \
+         tf1.Session() as sess:
       sess.run(tf1.global_variables_initializer())
       for i in range(max_steps):
         batch_xs, batch_ys = data_sets.train.next_batch(batch_size)
@@ -268,10 +270,10 @@ def train(data_sets, log_dir, max_steps=20000, batch_size=50,
           stop.announce('saving a checkpoint')
           checkpoint = saver.save(sess, prefix, global_step=global_step)
         if stop.requested:
-          # Ctrl-C or SIGTERM: the model of this step is saved; the test
-          # evaluation would take seconds more.
-          raise training.Stopped(stop.signal_name, i + 1,
-                                 'the checkpoint is in %s' % log_dir)
+          raise stop.stopped(i + 1)  # The model of this step is saved.
+      # The last checkpoint is written: a signal during the evaluation
+      # (seconds) now stops at once.
+      stop.finished(max_steps)
       test = data_sets.test
       accuracy = evaluate(sess, logits, x, test.images, test.labels,
                           batch_size=eval_batch_size)

@@ -143,7 +143,8 @@ def train(data_sets, max_steps=1000, batch_size=100, learning_rate=0.5):
                                  {x: batch_xs, labels: batch_ys})
         training.check_loss(loss_value, step, learning_rate)
         if stop.requested:
-          raise training.Stopped(stop.signal_name, step + 1)
+          raise stop.stopped(step + 1)
+      stop.finished(max_steps)
       test = data_sets.test
       value = sess.run(accuracy, {x: test.images, labels: test.labels})
       return float(value), sess.run(weights), sess.run(biases)

@@ -176,7 +176,8 @@ def train(data_sets, log_dir, xla=True, max_steps=1000, batch_size=100,
         training.check_loss(loss_value, step, learning_rate,
                             flag='learning rate')
         if stop.requested:
-          raise training.Stopped(stop.signal_name, step + 1)
+          raise stop.stopped(step + 1)
+      stop.finished(max_steps)
       test = data_sets.test
       value = sess.run(accuracy, {x: test.images, labels: test.labels})
   trace = timeline.Timeline(run_metadata.step_stats)
@@ -185,8 +186,17 @@ def train(data_sets, log_dir, xla=True, max_steps=1000, batch_size=100,
   clusters = sum(1 for event in json.loads(text)['traceEvents']
                  if event.get('args', {}).get('op') == '_XlaRun')
   trace_path = os.path.join(log_dir, TRACE_FILE)
-  with open(trace_path, 'w') as f:
-    f.write(text)
+  # Whole or not at all: Ctrl-C now stops at once, maybe mid-write.
+  part = os.path.join(log_dir, '.%s.part' % TRACE_FILE)
+  try:
+    with open(part, 'w') as f:
+      f.write(text)
+    os.replace(part, trace_path)
+  except OSError as e:
+    raise OSError(e.errno, e.strerror, trace_path) from None
+  finally:
+    if os.path.exists(part):
+      os.remove(part)
   return float(value), trace_path, clusters
 
 

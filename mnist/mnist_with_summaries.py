@@ -282,7 +282,8 @@ def train(data_sets, log_dir, max_steps=1000, learning_rate=0.001,
       return {x: xs, labels: ys, keep_prob: k}
 
     last_accuracy = None
-    with training.StopOnSignal() as stop, tf1.Session() as sess:
+    with training.StopOnSignal('the summaries are in %s' % log_dir) as stop, \
+         tf1.Session() as sess:
       train_writer = tf1.summary.FileWriter(os.path.join(log_dir, 'train'),
                                             sess.graph)
       test_writer = tf1.summary.FileWriter(os.path.join(log_dir, 'test'))
@@ -313,8 +314,7 @@ def train(data_sets, log_dir, max_steps=1000, learning_rate=0.001,
           if i % TEST_EVERY:  # A training step.
             training.check_loss(loss_value, i, learning_rate)
           if stop.requested:
-            raise training.Stopped(stop.signal_name, i + 1,
-                                   'the summaries are in %s' % log_dir)
+            raise stop.stopped(i + 1)
       except tf.errors.InvalidArgumentError as e:
         # NaN or infinite weights stop the histogram summaries before the
         # loss can be looked at ('Nan in summary histogram for: ...',
@@ -329,6 +329,7 @@ def train(data_sets, log_dir, max_steps=1000, learning_rate=0.001,
         # summaries are what shows what happened.
         train_writer.close()
         test_writer.close()
+      stop.finished(max_steps)
   return last_accuracy
 
 

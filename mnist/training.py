@@ -9,24 +9,25 @@ reads; this module gives them the same behaviour around those loops:
    tensorboard_hint(log_dir)        # 'Watch training with: ...' (stderr)
    ...
 
- # A train() function: Ctrl-C and SIGTERM only ask to stop.
- with StopOnSignal() as stop:
+ # A train() function: in the loop, Ctrl-C and SIGTERM only ask to stop.
+ with StopOnSignal(kept='the checkpoint is in DIR') as stop:
    for step in range(max_steps):
      ...one step...
      check_loss(loss_value, step, learning_rate)  # NaN/inf: advice
      if stop.requested:
        stop.announce('saving a checkpoint')       # when there is one
        ...save...
-       break
- if stop.requested:
-   raise Stopped(stop.signal_name, steps_done, 'the checkpoint is in DIR')
+       raise stop.stopped(step + 1)
+   stop.finished(max_steps)   # now a signal stops at once
+   ...evaluate...
 
 Signals, by phase: while TensorFlow loads, mnist.commands ends the process
-at once; inside program() but outside a loop, a signal raises Stopped
-(nothing saved, exit status 128 + the signal's number); inside
-StopOnSignal it waits for the end of the current step, and the program
-saves what it saves (exit status 0 when it kept something); once the loop
-is over, a signal changes nothing (what is left takes milliseconds).
+at once. In program() before the loop, a signal raises Stopped: nothing was
+saved, exit status 128 + the signal's number. In the loop it waits for the
+end of the current step, where the program saves what it saves (exit
+status 0 when it kept something). After the loop (stop.finished()) it
+raises Stopped at once, say in the middle of a test evaluation, with what
+the loop kept.
 """
 
 import contextlib
@@ -71,22 +72,20 @@ class Stopped(KeyboardInterrupt):
 class _State(object):
   """Process-wide, as signal handlers are."""
   loop = None  # The StopOnSignal whose loop runs now, if any.
-  finished = False  # A loop of this program() is over.
+  after = (None, None)  # (steps, what was kept) once a loop is over.
 
 
 def _on_signal(signum, frame):
   del frame  # Unused.
   name = signal.Signals(signum).name
   if _State.loop is not None:
-    # Between two lines of a step: stopping here could leave a checkpoint
-    # half written, so only ask the loop to stop at its next check.
+    # In the middle of a step: stopping here could leave a checkpoint half
+    # written, so only ask the loop to stop at its next check.
     if _State.loop.signal_name is None:
       _State.loop.signal_name = name
     return
-  if _State.finished:
-    return  # What is left (printing results) takes milliseconds.
   _ignore_signals()  # Unwinding must not be interrupted by a second one.
-  raise Stopped(name)
+  raise Stopped(name, *_State.after)
 
 
 def _ignore_signals():
@@ -115,14 +114,18 @@ class StopOnSignal(object):
   The loop checks `requested` after each step and stops cleanly, so a
   program saves a whole checkpoint at a step boundary instead of dying in
   the middle of one. Further signals are ignored until the loop is done
-  (MNIST steps take milliseconds). Outside a program() (a notebook, a
-  test), the previous handlers come back at the end of the block.
+  (MNIST steps take milliseconds). After finished(), a signal raises
+  Stopped at once. Outside a program() (a notebook, a test), the previous
+  handlers come back at the end of the block.
 
   Attributes:
+    kept: what a stop after some steps keeps ('the checkpoint is in DIR'),
+      or None.
     signal_name: None, or the name of the first signal received.
   """
 
-  def __init__(self):
+  def __init__(self, kept=None):
+    self.kept = kept
     self.signal_name = None
     self._previous = {}
 
@@ -131,19 +134,38 @@ class StopOnSignal(object):
     """Whether a signal asked to stop."""
     return self.signal_name is not None
 
+  def stopped(self, step):
+    """The Stopped to raise after `step` steps (nothing is kept at 0)."""
+    return Stopped(self.signal_name, step, self.kept if step else None)
+
+  def finished(self, step):
+    """Ends the loop: from now on a signal raises Stopped at once.
+
+    Args:
+      step: the steps done.
+
+    Raises:
+      Stopped: a signal came after the loop's last check.
+    """
+    _State.loop = None
+    _State.after = (step, self.kept if step else None)
+    if self.requested:
+      raise self.stopped(step)
+
   def announce(self, action):
     """Prints 'Received SIGTERM: stopping and <action>.' at once."""
     print('Received %s: stopping and %s.' % (self.signal_name, action),
           flush=True)
 
   def __enter__(self):
-    _State.loop = self
+    _State.loop, _State.after = self, (None, None)
     self._previous = _install()
     return self
 
   def __exit__(self, *exc_info):
+    # _State.after stays: in a program() the rest of run() is after the
+    # loop too.
     _State.loop = None
-    _State.finished = True
     _restore(self._previous)
     return False
 
@@ -223,7 +245,7 @@ def program(prog):
     Nothing.
   """
   previous = _install()
-  _State.loop, _State.finished = None, False
+  _State.loop, _State.after = None, (None, None)
   try:
     yield
   except Stopped as e:
@@ -236,4 +258,5 @@ def program(prog):
   except (FloatingPointError, OSError, ValueError, tf.errors.OpError) as e:
     sys.exit('%s: error: %s' % (prog, _reason(e)))
   finally:
+    _State.loop, _State.after = None, (None, None)
     _restore(previous)

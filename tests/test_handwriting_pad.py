@@ -196,16 +196,26 @@ def _raw(port, data):
     return int(s.makefile('rb').read().split(b' ', 2)[1])
 
 
-def _numpy_fc(log_dir, image):
-  """fully_connected_feed's probabilities computed in NumPy from the weights."""
-  ckpt = tf.train.latest_checkpoint(log_dir)
+def _numpy_fc(log_dir, image, weights=None):
+  """fully_connected_feed's probabilities computed in NumPy from the weights.
+
+  weights: what _fc_weights(log_dir) returns, to read them only once.
+  """
   h = image.reshape(1, -1)
-  for layer in ('hidden1', 'hidden2', 'softmax_linear'):
-    h = (h @ tf.train.load_variable(ckpt, layer + '/weights')
-         + tf.train.load_variable(ckpt, layer + '/biases'))
+  for layer, (w, b) in zip(('hidden1', 'hidden2', 'softmax_linear'),
+                           weights or _fc_weights(log_dir), strict=True):
+    h = h @ w + b
     h = np.maximum(h, 0) if layer != 'softmax_linear' else h
   e = np.exp(h[0] - h[0].max())
   return e / e.sum()
+
+
+def _fc_weights(log_dir):
+  """[(weights, biases)] of the three layers of the newest checkpoint."""
+  ckpt = tf.train.latest_checkpoint(log_dir)
+  return [(tf.train.load_variable(ckpt, layer + '/weights'),
+           tf.train.load_variable(ckpt, layer + '/biases'))
+          for layer in ('hidden1', 'hidden2', 'softmax_linear')]
 
 
 def test_predict_returns_the_models_probabilities(fc_server, fc_log_dir):
@@ -499,19 +509,12 @@ def test_burst_of_200_concurrent_predictions(fc_server, fc_log_dir):
   for thread in threads:
     thread.join(timeout=300)
   assert not errors, errors[:5]
-  ckpt = tf.train.latest_checkpoint(fc_log_dir)
-  weights = [(tf.train.load_variable(ckpt, layer + '/weights'),
-              tf.train.load_variable(ckpt, layer + '/biases'))
-             for layer in ('hidden1', 'hidden2', 'softmax_linear')]
+  weights = _fc_weights(fc_log_dir)
   for image, (status, _, body) in zip(images, answers, strict=True):
     assert status == 200
-    h = mnist_preprocess(image).reshape(1, -1)
-    for i, (w, b) in enumerate(weights):
-      h = h @ w + b
-      h = np.maximum(h, 0) if i < 2 else h
-    expected = np.exp(h[0] - h[0].max())
-    np.testing.assert_allclose(json.loads(body)['probabilities'],
-                               expected / expected.sum(), atol=1e-5)
+    np.testing.assert_allclose(
+        json.loads(body)['probabilities'],
+        _numpy_fc(fc_log_dir, mnist_preprocess(image), weights), atol=1e-5)
 
 
 @pytest.mark.parametrize('name', ['SIGINT', 'SIGTERM'])

@@ -281,6 +281,34 @@ def test_library_train_stops_after_the_step(capsys):
   assert capsys.readouterr().out == ''
 
 
+def test_after_the_loop_a_signal_stops_at_once(tmp_path):
+  # mnist_deep's test evaluation takes seconds: it is cut short, the last
+  # checkpoint kept.
+  data_sets, _ = _signalling_data(signal.SIGINT, 0)
+  test = data_sets.test
+
+  class SignallingTest(object):
+    labels = test.labels
+
+    @property
+    def images(self):
+      os.kill(os.getpid(), signal.SIGINT)
+      return test.images
+
+  data_sets.test = SignallingTest()
+  with pytest.raises(training.Stopped) as e:
+    mnist_deep.train(data_sets, str(tmp_path), max_steps=2, batch_size=4)
+  assert str(e.value) == ('Stopped by SIGINT at step 2; the checkpoint is '
+                          'in %s.' % tmp_path)
+  assert restore_checkpoint(str(tmp_path / 'model.ckpt-2')) == 2
+  # A signal between the loop's last check and its end stops it there.
+  with training.StopOnSignal('kept') as stop:
+    stop.signal_name = 'SIGTERM'
+    with pytest.raises(training.Stopped) as e:
+      stop.finished(7)
+  assert str(e.value) == 'Stopped by SIGTERM at step 7; kept.'
+
+
 def test_library_deep_train_saves_the_step(tmp_path, capsys):
   data_sets, _ = _signalling_data(signal.SIGTERM, 3)
   previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
