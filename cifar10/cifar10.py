@@ -132,12 +132,15 @@ def distorted_inputs(data_dir=DATA_DIR, batch_size=BATCH_SIZE,
 
 
 def inputs(eval_data, data_dir=DATA_DIR, batch_size=BATCH_SIZE,
-           pipeline=cifar10_input.DEFAULT_PIPELINE, use_fp16=False):
-  """Constructs input for CIFAR evaluation: each example once per pass.
+           pipeline=cifar10_input.DEFAULT_PIPELINE, use_fp16=False,
+           num_epochs=None):
+  """Constructs input for CIFAR evaluation.
 
   Args:
     eval_data: bool, indicating if one should use the train or eval data set.
     data_dir, batch_size, pipeline, use_fp16: as for distorted_inputs().
+    num_epochs: None (the original's endless stream of full batches) or 1
+      (each example exactly once; see cifar10_input.inputs).
 
   Returns:
     images: Images. 4D tensor of [<=batch_size, IMAGE_SIZE, IMAGE_SIZE, 3].
@@ -149,7 +152,7 @@ def inputs(eval_data, data_dir=DATA_DIR, batch_size=BATCH_SIZE,
   images, labels = cifar10_input.inputs(
       eval_data=eval_data,
       data_dir=os.path.join(data_dir, cifar10_download.BATCHES_DIR),
-      batch_size=batch_size, pipeline=pipeline)
+      batch_size=batch_size, pipeline=pipeline, num_epochs=num_epochs)
   return _cast(images, labels, use_fp16)
 
 

@@ -91,12 +91,13 @@ def error_line(prog, error):
 
   Returns:
     '<prog>: error: <message>', one line: an OpError keeps only its first
-    line, as the rest is the graph's traceback.
+    line, as the rest is the graph's traceback; other messages have their
+    lines joined.
   """
-  message = str(error)
   if hasattr(error, 'message') and hasattr(error, 'error_code'):  # OpError
-    message = error.message
-  return '%s: error: %s' % (prog, message.strip().split('\n')[0])
+    return '%s: error: %s' % (prog, error.message.strip().split('\n')[0])
+  lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+  return '%s: error: %s' % (prog, ' '.join(lines))
 
 
 def _help(module, prog):

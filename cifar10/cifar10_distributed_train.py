@@ -39,6 +39,7 @@ if __name__ == '__main__':
   cifar10_cli.start('cifar10_distributed_train')  # While TensorFlow loads.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
 
+import contextlib
 from datetime import datetime
 import time
 
@@ -272,15 +273,18 @@ def train_worker(server, cluster, task_index,
 
   Raises:
     OSError: (chief) train_dir cannot be written.
-    ValueError: the data is missing or malformed, or the loss became NaN.
+    ValueError: the data is missing or malformed, (chief) another trainer
+      holds train_dir or its checkpoints are damaged beyond use, or the loss
+      became NaN.
   """
   is_chief = task_index == 0
-  if is_chief:
-    cifar10_session.prepare_train_dir(train_dir, fresh)
   mode = mixed_precision_lib.choose(mixed_precision,
                                     'cifar10_distributed_train',
                                     use_fp16=use_fp16)
-  with tf.Graph().as_default():
+  # The chief is the one trainer that writes train_dir: it holds the lock.
+  lock = (cifar10_session.prepare_train_dir(train_dir, fresh) if is_chief
+          else contextlib.nullcontext())
+  with lock, tf.Graph().as_default():
     global_step, loss, train_op, hooks = build_worker_graph(
         cluster, task_index, sync_replicas, replicas_to_aggregate, data_dir,
         batch_size, pipeline, use_fp16, model, mode)

@@ -214,9 +214,14 @@ def _extract(tarball, data_dir):
         while tar.fileobj.read(1 << 20):
           pass
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:
+      # tarfile lists each compression it tried, on lines of their own.
+      reason = str(e).strip().split('\n')[0].rstrip(':')
+      if reason.startswith('file could not be opened successfully'):
+        reason = 'not a tar archive (gzip, bzip2, xz or plain)'
+      reason = reason or type(e).__name__
       raise ValueError('Cannot extract %s: %s. The file is damaged; delete '
                        'it and run again to download a fresh copy.' % (
-                           tarball, str(e) or type(e).__name__)) from e
+                           tarball, reason)) from e
     src = os.path.join(tmp, BATCHES_DIR)
     missing = _missing_files(src)
     if os.path.islink(src) or missing:

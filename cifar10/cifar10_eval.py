@@ -31,11 +31,13 @@ if __name__ == '__main__':
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
 
 from datetime import datetime
+import time
 
 from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from cifar10 import checkpoint_files
 from cifar10 import cifar10
 from cifar10 import cifar10_cli
 from cifar10 import cifar10_input
@@ -48,6 +50,7 @@ EVAL_DIR = '/tmp/cifar10_eval'  # Where the precision summaries go.
 CHECKPOINT_DIR = '/tmp/cifar10_train'  # cifar10_train's --train_dir.
 NUM_EXAMPLES = 10000  # The whole test set.
 EVAL_INTERVAL_SECS = 300  # At least this long between two evaluations.
+POLL_SECS = 1.0  # How often to look for a new checkpoint.
 
 flags.DEFINE_string('eval_dir', EVAL_DIR,
                     'Directory where to write event logs.')
@@ -116,6 +119,51 @@ def eval_once(sess, saver, checkpoint_path, top_k_op, summary_op,
   return true_count, count, summary
 
 
+def _new_checkpoints(folder, min_interval_secs, timeout_secs=None):
+  """Yields each new checkpoint the folder's state file names, once.
+
+  Polls every POLL_SECS; yields at most every min_interval_secs; returns
+  after timeout_secs without a new one (None: waits for ever).
+
+  Raises:
+    ValueError: the state file is damaged (naming it).
+  """
+  last = None
+  while True:
+    waiting_since = time.time()
+    while True:
+      named, problem = checkpoint_files.read_state(folder)
+      if problem:
+        raise ValueError('%s: stop the trainer and mend or delete it' %
+                         problem)
+      if named and named != last:
+        break
+      if timeout_secs and time.time() - waiting_since >= timeout_secs:
+        return
+      time.sleep(POLL_SECS)
+    last, yielded_at = named, time.time()
+    yield named
+    time.sleep(max(0.0, min_interval_secs - (time.time() - yielded_at)))
+
+
+def _intact(path):
+  """Checks a new checkpoint before its evaluation.
+
+  A trainer deletes its old checkpoints (it keeps five): one gone while
+  it was being read is skipped with a note; one that is there but damaged
+  stops the evaluation (ValueError naming the file).
+  """
+  try:
+    checkpoint_files.check_checkpoint(path)
+    return True
+  except ValueError:
+    if os.path.exists(path + '.index'):
+      raise
+    print('Note: %s was deleted (the trainer keeps its newest five) before '
+          'it could be evaluated; waiting for the next one.' % path)
+    return False
+
+
 class _EvalGraph(object):
   """The evaluation graph of one model: inputs, model, hits, summaries."""
 
@@ -125,8 +173,10 @@ class _EvalGraph(object):
     self.config = mixed_precision_lib.session_config(mode)
     self.graph = tf.Graph()
     with self.graph.as_default():
+      # One pass: each example counted exactly once.
       images, labels = cifar10.inputs(eval_data == 'test', data_dir,
-                                      batch_size, pipeline, use_fp16)
+                                      batch_size, pipeline, use_fp16,
+                                      num_epochs=1)
       logits = cifar10.inference(images, model)
       self.top_k_op = tf.nn.in_top_k(predictions=tf.cast(logits, tf.float32),
                                      targets=labels, k=1)
@@ -177,10 +227,11 @@ def evaluate(checkpoint_dir=CHECKPOINT_DIR, eval_dir=EVAL_DIR,
 
   Raises:
     ValueError: the data is missing or malformed, (run_once) there is no
-      checkpoint, or a checkpoint holds another model than `model`.
+      checkpoint, the state file or a checkpoint is damaged (naming the
+      file), or a checkpoint holds another model than `model`.
   """
   if run_once:
-    latest = tf1.train.latest_checkpoint(checkpoint_dir)
+    latest = checkpoint_files.latest_for_eval(checkpoint_dir)
     if not latest:
       print('No checkpoint file found')
       raise ValueError('no checkpoint in %s: train first (cifar10_train '
@@ -188,18 +239,18 @@ def evaluate(checkpoint_dir=CHECKPOINT_DIR, eval_dir=EVAL_DIR,
                        % (checkpoint_dir, checkpoint_dir))
     checkpoints = [latest]
   else:
-    if not tf1.train.latest_checkpoint(checkpoint_dir):
+    if not checkpoint_files.read_state(checkpoint_dir)[0]:
       print('No checkpoint file found')
       print('Waiting for checkpoints in %s ...' % checkpoint_dir)
-    # Yields each new checkpoint once, as soon as it appears.
-    checkpoints = tf1.train.checkpoints_iterator(
-        checkpoint_dir, min_interval_secs=eval_interval_secs,
-        timeout=timeout_secs or None)
+    checkpoints = _new_checkpoints(checkpoint_dir, eval_interval_secs,
+                                   timeout_secs)
 
   mode = mixed_precision_lib.choose(mixed_precision, 'cifar10_eval',
                                     training=False)
   results, graph = [], None
   for path in checkpoints:
+    if not run_once and not _intact(path):
+      continue
     found, use_fp16 = cifar10.describe_checkpoint(path)
     if model and found != model:
       raise ValueError('%s holds a %s model, not --model %s: evaluate it '

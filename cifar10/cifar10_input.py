@@ -5,8 +5,9 @@ Summary of available functions:
  # Training batches: cropped, flipped, brightness/contrast jittered, shuffled.
  images, labels = distorted_inputs(data_dir, batch_size)
 
- # Evaluation batches: centre crop, each example exactly once per pass.
- images, labels = inputs(eval_data, data_dir, batch_size)
+ # Evaluation batches: centre crop, in file order (num_epochs=1: each
+ # example exactly once).
+ images, labels = inputs(eval_data, data_dir, batch_size, num_epochs=None)
 
  # One record from a queue of file names (the classic reader).
  record = read_cifar10(filename_queue)
@@ -52,6 +53,11 @@ DEFAULT_PIPELINE = 'queue'
 # The shuffling queue holds 40% of an epoch so that consecutive batches mix
 # images from across the training set, not just from one file region.
 MIN_FRACTION_OF_EXAMPLES_IN_QUEUE = 0.4
+
+# The tf.data pipeline's fixed settings (see _dataset_batches): batches
+# preprocessed at once, and batches made ahead of the model.
+DATASET_PARALLEL_BATCHES = 2
+DATASET_PREFETCH_BATCHES = 2
 
 # Threads that read records into the queue pipeline's shuffling queue. The
 # original ran 16, each also preprocessing; here they only read and decode,
@@ -214,26 +220,38 @@ def min_queue_examples(num_records):
                     MIN_FRACTION_OF_EXAMPLES_IN_QUEUE))
 
 
-def _dataset_batches(filenames, batch_size, train, shuffle_buffer=0):
+def _dataset_batches(filenames, batch_size, train, shuffle_buffer=0,
+                     num_epochs=None):
   """tf.data version: raw records are cached, shuffled, batched, decoded."""
   dataset = tf.data.FixedLengthRecordDataset(filenames, RECORD_BYTES)
   if train:
     # Shuffling raw 3 KB records keeps the buffer small; the cache (150 MB)
     # saves re-reading the files every epoch.
     dataset = dataset.cache().shuffle(shuffle_buffer).repeat()
+  else:
+    dataset = dataset.repeat(num_epochs)
   preprocess = distort_images if train else crop_images
 
   def parse(values):
     labels, images = _decode(values)
     return preprocess(images), labels
 
-  dataset = dataset.batch(batch_size, drop_remainder=train)
-  dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
-  dataset = dataset.prefetch(tf.data.AUTOTUNE)
+  # Endless streams give full batches only, as the queues do.
+  dataset = dataset.batch(batch_size, drop_remainder=num_epochs is None)
+  dataset = dataset.map(parse, num_parallel_calls=DATASET_PARALLEL_BATCHES)
+  dataset = dataset.prefetch(DATASET_PREFETCH_BATCHES)
+  # Fixed parallelism, no autotuning: tf.data's autotune thread sleeps up
+  # to a minute between rounds, and destroying the iterator waits for it,
+  # so closing a training session took 0-60 s (seen as 20-55 s; the stack
+  # was in ~RootDataset::Iterator, waiting on Model::OptimizeLoop).
+  options = tf.data.Options()
+  options.autotune.enabled = False
+  dataset = dataset.with_options(options)
   return tf1.data.make_one_shot_iterator(dataset).get_next()
 
 
-def _queue_batches(filenames, batch_size, train, min_queue=0):
+def _queue_batches(filenames, batch_size, train, min_queue=0,
+                   num_epochs=None):
   """Queue-runner version, as in the original tutorial."""
   if train:
     filename_queue = tf1.train.string_input_producer(filenames)
@@ -244,13 +262,14 @@ def _queue_batches(filenames, batch_size, train, min_queue=0):
         capacity=min_queue + 3 * batch_size, min_after_dequeue=min_queue)
     images = distort_images(uint8images)
   else:
-    # One epoch, in file order, one reader thread: each example once per pass.
+    # In file order, one reader thread: each example once per pass.
     filename_queue = tf1.train.string_input_producer(
-        filenames, num_epochs=1, shuffle=False)
+        filenames, num_epochs=num_epochs, shuffle=False)
     record = read_cifar10(filename_queue)
     uint8images, labels = tf1.train.batch(
         [record.uint8image, record.label], batch_size=batch_size,
-        num_threads=1, capacity=3 * batch_size, allow_smaller_final_batch=True)
+        num_threads=1, capacity=3 * batch_size,
+        allow_smaller_final_batch=num_epochs is not None)
     images = crop_images(uint8images)
   return images, tf.reshape(labels, [-1])
 
@@ -298,19 +317,26 @@ def distorted_inputs(data_dir, batch_size, pipeline=DEFAULT_PIPELINE):
   return images, labels
 
 
-def inputs(eval_data, data_dir, batch_size, pipeline=DEFAULT_PIPELINE):
-  """Constructs input for CIFAR evaluation: one pass, in file order.
+def inputs(eval_data, data_dir, batch_size, pipeline=DEFAULT_PIPELINE,
+           num_epochs=None):
+  """Constructs input for CIFAR evaluation: in file order, centre crops.
 
-  The last batch is smaller when the file's records are not a multiple of
-  batch_size, so every example is yielded exactly once; after the pass the
-  tensors raise tf.errors.OutOfRangeError. The queue pipeline needs its local
-  variables initialized and its queue runners started.
+  By default, as in the original, the examples come round again and again
+  in full batches: the original evaluation recipe (run
+  ceil(num_examples / batch_size) batches, with the queue runners started)
+  works unchanged. With num_epochs=1 (cifar10_eval) there is one pass: the
+  last batch is smaller when the records are not a multiple of batch_size,
+  so every example is yielded exactly once, and then the tensors raise
+  tf.errors.OutOfRangeError; the queue pipeline then needs its local
+  variables initialized (it counts its epochs in one).
 
   Args:
     eval_data: bool, the test file if true, else the training files.
     data_dir: path to the cifar-10-batches-bin directory.
     batch_size: number of images per batch.
-    pipeline: 'dataset' or 'queue'.
+    pipeline: 'dataset' or 'queue' (queue runners, which the session must
+      start).
+    num_epochs: passes over the data; None: endless.
 
   Returns:
     images: images [<=batch_size, 24, 24, 3] float32.
@@ -324,9 +350,11 @@ def inputs(eval_data, data_dir, batch_size, pipeline=DEFAULT_PIPELINE):
   check_files(filenames)
   with tf.name_scope('input'):
     if pipeline == 'queue':
-      images, labels = _queue_batches(filenames, batch_size, False)
+      images, labels = _queue_batches(filenames, batch_size, False,
+                                      num_epochs=num_epochs)
     else:
-      images, labels = _dataset_batches(filenames, batch_size, False)
+      images, labels = _dataset_batches(filenames, batch_size, False,
+                                        num_epochs=num_epochs)
   images.set_shape([None, IMAGE_SIZE, IMAGE_SIZE, DEPTH])
   labels.set_shape([None])
   tf1.summary.image('images', images)

@@ -257,14 +257,15 @@ def train(train_dir=cifar10_session.TRAIN_DIR,
 
   Raises:
     OSError: train_dir cannot be written.
-    ValueError: the data is missing or malformed, bad tower settings, or the
-      loss became NaN.
+    ValueError: the data is missing or malformed, bad tower settings,
+      another trainer holds train_dir, its checkpoints are damaged beyond
+      use, or the loss became NaN.
   """
   devices = tower_devices(num_towers, tower_device)
-  cifar10_session.prepare_train_dir(train_dir, fresh)
   mode = mixed_precision_lib.choose(mixed_precision,
                                     'cifar10_multi_gpu_train',
                                     use_fp16=use_fp16)
+  lock = cifar10_session.prepare_train_dir(train_dir, fresh)
   if tower_device == 'gpu':
     found = len(tf.config.list_physical_devices('GPU'))
     if found < num_towers:
@@ -272,7 +273,7 @@ def train(train_dir=cifar10_session.TRAIN_DIR,
             'puts the rest on the CPU.' % (num_towers, found))
   print('Training %d tower(s) on %s: %d images each, %d per step.' % (
       num_towers, ', '.join(devices), batch_size, batch_size * num_towers))
-  with tf.Graph().as_default(), tf.device('/cpu:0'):
+  with lock, tf.Graph().as_default(), tf.device('/cpu:0'):
     global_step = tf1.train.get_or_create_global_step()
     # One input pipeline for all towers, on the CPU so the GPUs only train.
     images, labels = cifar10.distorted_inputs(

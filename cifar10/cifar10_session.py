@@ -5,8 +5,9 @@ different graphs, then train them the same way: here.
 
 Summary of available functions:
 
- # Make sure --train_dir can be written (with fresh: empty it first).
- prepare_train_dir(train_dir, fresh=False)
+ # Lock --train_dir for this trainer (a second one is refused), make sure
+ # it can be written (with fresh: empty it first).
+ with prepare_train_dir(train_dir, fresh=False): ...
 
  # Run train_op until the global step reaches max_steps, resuming from the
  # newest checkpoint in train_dir: a MonitoredTrainingSession with the
@@ -24,8 +25,10 @@ programs' main() functions read them.
 
 import collections
 from datetime import datetime
+import fcntl
 import os
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -34,6 +37,7 @@ import time
 from absl import flags
 import tensorflow as tf
 
+from cifar10 import checkpoint_files
 from cifar10 import mixed_precision as mixed_precision_lib
 
 tf1 = tf.compat.v1
@@ -43,6 +47,7 @@ MAX_STEPS = 1000000  # The original's default number of batches to run.
 LOG_FREQUENCY = 10  # Steps between log lines.
 SAVE_CHECKPOINT_SECS = 600  # Seconds between checkpoints.
 SAVE_SUMMARIES_STEPS = 100  # Steps between TensorBoard summaries.
+LOCK_FILE = '.trainer.lock'  # Held (flock) by the one trainer of a folder.
 
 flags.DEFINE_string('train_dir', TRAIN_DIR,
                     'Directory where to write event logs and checkpoint.')
@@ -175,34 +180,90 @@ class StopOnSignalHook(tf1.train.SessionRunHook):
     self._previous = {}
 
 
+class TrainDirLock(object):
+  """The one trainer of a train_dir holds this: an flock on a file in it.
+
+  The kernel drops an flock when its process ends, however it ends (kill -9
+  included), so a dead trainer never leaves a stale lock behind. The file
+  says who holds it, for the refusal message. A context manager; release()
+  unlocks.
+  """
+
+  def __init__(self, train_dir):
+    self.path = os.path.join(train_dir, LOCK_FILE)
+    self._file = open(self.path, 'a+')
+    try:
+      fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+      self._file.seek(0)
+      holder = self._file.read().strip() or 'another process'
+      self._file.close()
+      raise ValueError(
+          'another trainer is using --train_dir %s (%s): wait for it to '
+          'finish or stop it, or use another --train_dir' % (train_dir,
+                                                             holder)) from None
+    self._file.seek(0)
+    self._file.truncate()
+    self._file.write('pid %d, %s on %s, since %s' % (
+        os.getpid(), os.path.basename(sys.argv[0] or 'python'),
+        socket.gethostname(), datetime.now().strftime('%Y-%m-%d %H:%M:%S')))
+    self._file.flush()
+
+  def release(self):
+    if not self._file.closed:
+      self._file.close()  # Closing the file drops the flock.
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *unused):
+    self.release()
+
+
 def prepare_train_dir(train_dir, fresh=False):
-  """Makes sure train_dir can be written; with fresh, empties it first.
+  """Locks train_dir for this trainer and makes sure it can be written.
+
+  With fresh, what was there is deleted first (the folder and its lock
+  stay, so no other trainer can slip in between).
 
   Args:
     train_dir: where checkpoints and summaries go.
     fresh: delete what is there (only if it looks like a training directory).
 
+  Returns:
+    The TrainDirLock; hold it while training (a `with` block).
+
   Raises:
     OSError: the directory cannot be created or written.
-    ValueError: fresh was asked for a folder that holds no checkpoint or
-      event files (refused, so a typo cannot wipe an unrelated folder).
+    ValueError: another trainer holds the folder; or fresh was asked for a
+      folder that holds no checkpoint or event files (refused, so a typo
+      cannot wipe an unrelated folder).
   """
-  if fresh and tf1.gfile.Exists(train_dir):
-    names = tf1.gfile.ListDirectory(train_dir)
-    if names and not any(n == 'checkpoint' or n.startswith('events.out') or
-                         n.startswith('model.ckpt') for n in names):
-      raise ValueError('--fresh refused: %s holds no checkpoint or event '
-                       'files, so it does not look like a training '
-                       'directory' % train_dir)
-    print('Deleting %s (--fresh).' % train_dir)
-    tf1.gfile.DeleteRecursively(train_dir)
   try:
     os.makedirs(train_dir, exist_ok=True)
     with tempfile.TemporaryFile(dir=train_dir):
       pass
+    lock = TrainDirLock(train_dir)
   except OSError as e:
     raise OSError('cannot write to --train_dir %s: %s' % (
         train_dir, e.strerror or e)) from e
+  if fresh:
+    names = [n for n in os.listdir(train_dir) if n != LOCK_FILE]
+    if names and not any(n.startswith(('checkpoint', 'events.out',
+                                       'model.ckpt')) for n in names):
+      lock.release()
+      raise ValueError('--fresh refused: %s holds no checkpoint or event '
+                       'files, so it does not look like a training '
+                       'directory' % train_dir)
+    if names:
+      print('Deleting %s (--fresh).' % train_dir)
+    for name in names:
+      path = os.path.join(train_dir, name)
+      if os.path.isdir(path) and not os.path.islink(path):
+        tf1.gfile.DeleteRecursively(path)
+      else:
+        os.remove(path)
+  return lock
 
 
 def _nan_advice(train_dir, where):
@@ -253,7 +314,9 @@ def run_training(train_op, loss, train_dir, max_steps, batch_size,
     the signal that stopped training early, if any.
 
   Raises:
-    ValueError: the loss became NaN (with advice what to try).
+    ValueError: the loss became NaN (with advice what to try), or the
+      checkpoints in train_dir are damaged beyond use (see
+      checkpoint_files.latest_intact).
   """
   global_step = tf1.train.get_global_step()
   config = mixed_precision_lib.session_config(mode, config)
@@ -266,6 +329,9 @@ def run_training(train_op, loss, train_dir, max_steps, batch_size,
       tf1.train.NanTensorHook(loss),
       logger, stop_on_signal]
   if is_chief:
+    # TensorFlow would take a damaged checkpoint file for "no checkpoint"
+    # and start again from step 0: look first.
+    checkpoint_files.latest_intact(train_dir)
     print('Writing checkpoints and summaries to %s' % train_dir)
     print('Watch training with: tensorboard --logdir %s' % train_dir)
     sys.stdout.flush()

@@ -79,12 +79,15 @@ def train(train_dir=cifar10_session.TRAIN_DIR,
 
   Raises:
     OSError: train_dir cannot be written.
-    ValueError: the data is missing or malformed, or the loss became NaN.
+    ValueError: the data is missing or malformed, another trainer holds
+      train_dir, its checkpoints are damaged beyond use, or the loss became
+      NaN.
   """
-  cifar10_session.prepare_train_dir(train_dir, fresh)
   mode = mixed_precision_lib.choose(mixed_precision, 'cifar10_train',
                                     use_fp16=use_fp16)
-  with tf.Graph().as_default():
+  # Held until training ends: a second trainer on train_dir is refused.
+  with cifar10_session.prepare_train_dir(train_dir, fresh), \
+      tf.Graph().as_default():
     global_step = tf1.train.get_or_create_global_step()
 
     # Force input pipeline to CPU:0 to avoid operations sometimes ending up on

@@ -83,13 +83,14 @@ def ink_image(contents, name='<image>'):
     on light, so inverted.
 
   Raises:
-    ValueError: TensorFlow cannot decode the bytes.
+    ValueError: the bytes are not an image that can be decoded (see
+      image_files.decode_image).
   """
   try:
-    image = tf.io.decode_image(contents, expand_animations=False).numpy()
-  except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as e:
-    raise ValueError('cannot decode image %s: %s' % (
-        name, (e.message or type(e).__name__).split('\n')[0])) from None
+    image = image_files.decode_image(contents, name)
+  except ValueError as e:
+    # This program's lines go on in lower case ('cannot read ...').
+    raise ValueError(str(e)[:1].lower() + str(e)[1:]) from None
   return digit_image.ink_of(image)
 
 
@@ -133,7 +134,10 @@ def _model_input(model_name, path):
     ink, inverted = ink_image(contents, path)
     digit = digit_image.mnist_preprocess(ink)
     return digit.reshape(-1), INVERTED_NOTE if inverted else ''
-  return image_files.to_cifar_image(contents, path), ''
+  try:
+    return image_files.to_cifar_image(contents, path), ''
+  except ValueError as e:
+    raise ValueError(str(e)[:1].lower() + str(e)[1:]) from None
 
 
 def top_classes(probabilities, names, k):

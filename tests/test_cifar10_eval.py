@@ -1,5 +1,6 @@
 """cifar10_eval and cifar10_train as library functions, in-process."""
 
+import math
 import os
 
 import numpy as np
@@ -66,6 +67,39 @@ def _predictions(data_dir, checkpoint):
       saver.restore(sess, checkpoint)
       logits, labels = sess.run([logits, labels])
   return np.argmax(logits, axis=1) == labels
+
+
+def test_the_original_eval_recipe_works_with_the_default_pipeline(
+    data_dir, trained):
+  """The original cifar10_eval's code, as course notebooks copy it."""
+  correct = _predictions(data_dir, tf1.train.latest_checkpoint(trained))
+  batch_size, num_examples = 32, 100
+  num_iter = int(math.ceil(num_examples / batch_size))
+  with tf.Graph().as_default():
+    images, labels = cifar10.inputs(eval_data=True, data_dir=data_dir,
+                                    batch_size=batch_size)
+    logits = cifar10.inference(images)
+    top_k_op = tf.nn.in_top_k(predictions=logits, targets=labels, k=1)
+    variable_averages = tf1.train.ExponentialMovingAverage(
+        cifar10.MOVING_AVERAGE_DECAY)
+    saver = tf1.train.Saver(variable_averages.variables_to_restore())
+    with tf1.Session() as sess:
+      saver.restore(sess, tf1.train.latest_checkpoint(trained))
+      coord = tf1.train.Coordinator()
+      threads = []
+      for qr in tf1.get_collection(tf1.GraphKeys.QUEUE_RUNNERS):
+        threads.extend(qr.create_threads(sess, coord=coord, daemon=True,
+                                         start=True))
+      true_count = 0
+      for _ in range(num_iter):
+        predictions = sess.run([top_k_op])
+        true_count += np.sum(predictions)
+      coord.request_stop()
+      coord.join(threads, stop_grace_period_secs=10)
+  precision = true_count / (num_iter * batch_size)
+  # 128 examples: the 100, then the first 28 again, as the original did.
+  want = (correct.sum() + correct[:28].sum()) / 128.0
+  assert precision == pytest.approx(want)
 
 
 @pytest.mark.parametrize('num_examples', [70, 64, 1])

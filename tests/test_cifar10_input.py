@@ -196,7 +196,7 @@ def test_inputs_yield_each_example_once_in_order_both_pipelines(
   for pipeline in ('dataset', 'queue'):
     with tf.Graph().as_default():
       images, labels = cifar10_input.inputs(eval_data, data['dir'], 32,
-                                            pipeline)
+                                            pipeline, num_epochs=1)
       batches = _run_all([images, labels])
     sizes = [len(b[1]) for b in batches]
     assert sizes == [32] * (count // 32) + [count % 32]
@@ -207,6 +207,23 @@ def test_inputs_yield_each_example_once_in_order_both_pipelines(
     np.testing.assert_array_equal(labels, want_labels)
     np.testing.assert_allclose(
         images, _np_standardize(want_images[:, 4:28, 4:28]), atol=1e-5)
+
+
+@pytest.mark.parametrize('pipeline', ['dataset', 'queue'])
+def test_inputs_by_default_come_round_in_full_batches(data, pipeline):
+  # As the original's: endless, in file order, every batch full, and the
+  # queue version needs no local variables initialized.
+  with tf.Graph().as_default():
+    images, labels = cifar10_input.inputs(True, data['dir'], 32, pipeline)
+    with tf1.Session() as sess:
+      coord = tf1.train.Coordinator()
+      threads = tf1.train.start_queue_runners(sess=sess, coord=coord)
+      got = [sess.run(labels) for _ in range(5)]
+      coord.request_stop()
+      coord.join(threads)
+  assert [len(b) for b in got] == [32] * 5
+  want = np.concatenate([data['test'][0]] * 3)[:160]
+  np.testing.assert_array_equal(np.concatenate(got), want)
 
 
 def test_unknown_pipeline(data):

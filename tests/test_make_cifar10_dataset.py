@@ -347,7 +347,7 @@ def test_output_reads_back_through_cifar10_input(tmp_path):
   with tf.Graph().as_default():
     images, labels = cifar10_input.inputs(
         eval_data=True, data_dir=written['dir'], batch_size=8,
-        pipeline='dataset')  # Needs no queue runners started.
+        pipeline='dataset', num_epochs=1)  # No queue runners to start.
     with tf.compat.v1.Session() as sess:
       got_images, got_labels = sess.run([images, labels])
   np.testing.assert_array_equal(got_labels, test_labels)
