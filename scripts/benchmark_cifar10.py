@@ -1,32 +1,46 @@
 """Measures CIFAR-10 training and evaluation speed (and accuracy) here.
 
-Not a test: it reports numbers, for the README's table.
+Not a test: it reports numbers, for the README's table. Its header names the
+machine (CPU model, its bfloat16/AMX features, TensorFlow and Python), as
+the answers depend on it.
 
   python scripts/benchmark_cifar10.py                      # speed
+  python scripts/benchmark_cifar10.py --precision_runs 3   # + precision
   python scripts/benchmark_cifar10.py --accuracy_steps 1000,10000
   python scripts/benchmark_cifar10.py --model cifar10,vgg16 --skip_programs
 
-Speed, in one run so that the ratios share the machine's state:
+Speed, for each arithmetic --modes (float32; mixed: cifar10_train
+--mixed_precision, which is float32 with a note on CPUs without bfloat16),
+in one run so that the ratios share the machine's state:
   (a) the model alone on in-memory tensors (the compute-bound ceiling);
   (b) cifar10_train end to end, as a subprocess, with each input pipeline,
-      as a ratio to (a), with the process's peak memory;
+      as a ratio to (a) of the same mode, with the process's peak memory;
+  (p) the peer a user would pick instead: Keras 3 (as installed with
+      TensorFlow) on the same layers (LRN cast to float32 around tf.nn.lrn,
+      SGD 0.1, batch 128), in-memory data, policy float32 or mixed_bfloat16;
   (c) seconds to evaluate 10,000 test images (cifar10_eval.evaluate on a
       checkpoint of (b), graph already built, TensorFlow already imported),
       and the whole `cifar10_eval --run_once` process.
-(a) and (b) are timed from step 30 to the last step logged (every 10th), so
-warm-up is left out and every stall in between counts. A shared VM's speed
-drifts by tens of percent from minute to minute, so (a) and (b) are
-measured in turn --repeats times; each ratio is taken within one round, and
-the table gives the median of each number with its range over the rounds.
-Each is measured for each --model in turn (--skip_programs: (a) only).
+(a), (b) and (p) are timed after WARMUP steps, (b) from its log lines'
+times, so every stall in between counts. A shared VM's speed drifts by tens
+of percent from minute to minute, so they are measured in turn --repeats
+times; each ratio is taken within one round, and the table gives the median
+of each number with its range over the rounds.
+Precision (--precision_runs N): N fresh cifar10_train runs of
+--precision_steps (1000) per mode, each evaluated by cifar10_eval; mean,
+standard deviation and range.
 Accuracy (--accuracy_steps): cifar10_train to each step count in turn
 (resuming in --work_dir, so a long run can span several sittings), then
-cifar10_eval --run_once, printing the precision.
+cifar10_eval --run_once (precision_vs_steps --tutorial cifar10 does this
+with a CSV and plots).
 """
 
 import argparse
+import contextlib
 import datetime
+import io
 import os
+import platform
 import re
 import statistics
 import subprocess
@@ -42,6 +56,9 @@ DEFAULT_DATA = os.path.normpath(os.path.join(REPO, '..', 'shared', 'data',
 WARMUP = 30  # steps left out of every rate: graph optimisation, caches
 WINDOW = 10  # cifar10_train logs every WINDOW steps here
 LOG_LINE = re.compile(r'^(\S+ \S+): step (\d+), loss = ', re.M)
+MODES = ('float32', 'mixed')
+KERAS_POLICIES = {'float32': 'float32', 'mixed': 'mixed_bfloat16'}
+CPU_FEATURES = ('avx512f', 'avx512_bf16', 'amx_tile', 'amx_bf16')
 
 
 def _run(args, env=None):
@@ -58,24 +75,58 @@ def _run(args, env=None):
   return out, time.time() - start, usage.ru_maxrss / 1024.0
 
 
-def model_only_rate(batch_size, steps, model='cifar10', warmup=WARMUP):
+def machine():
+  """One line: CPU model, its bfloat16/AMX features, TF, Python, cores."""
+  import tensorflow as tf
+  from cifar10 import mixed_precision
+  try:
+    with open('/proc/cpuinfo') as f:
+      flags = set(re.search(r'^flags\s*:(.*)$', f.read(), re.M).group(1)
+                  .split())
+  except (OSError, AttributeError):
+    flags = set()
+  features = ', '.join('%s %s' % (f, 'yes' if f in flags else 'no')
+                       for f in CPU_FEATURES)
+  return ('%s (%s; bfloat16 arithmetic for --mixed_precision: %s), %d cores; '
+          'TensorFlow %s, Python %s, %s' % (
+              mixed_precision.cpu_model(), features,
+              'yes' if mixed_precision.cpu_has_bfloat16() else 'no',
+              os.cpu_count(), tf.__version__, platform.python_version(),
+              datetime.date.today()))
+
+
+def _mode_flags(mode):
+  return ['--mixed_precision'] if mode == 'mixed' else []
+
+
+def model_only_rate(batch_size, steps, model='cifar10', mode='float32',
+                    warmup=WARMUP):
   """Examples/sec of inference+loss+train on a fixed in-memory batch.
 
-  Timed from step warmup on, as train_rate.
+  Timed from step warmup on, as train_rate; mode 'mixed' runs the session
+  with --mixed_precision's choice for this machine.
   """
   import numpy as np
   import tensorflow as tf
   from cifar10 import cifar10
+  from cifar10 import mixed_precision
   tf1 = tf.compat.v1
+  with contextlib.redirect_stdout(io.StringIO()):  # Keep the table clean.
+    chosen = mixed_precision.choose(mode == 'mixed', 'benchmark',
+                                    training=False)
   with tf.Graph().as_default():
     rng = np.random.RandomState(0)
     images = tf.constant(rng.randn(batch_size, 24, 24, 3).astype(np.float32))
     labels = tf.constant(rng.randint(0, 10, batch_size).astype(np.int32))
     global_step = tf1.train.get_or_create_global_step()
     loss = cifar10.loss(cifar10.inference(images, model), labels)
-    train_op = cifar10.train(loss, global_step, batch_size)
-    with tf1.Session() as sess:
-      sess.run(tf1.global_variables_initializer())
+    train_op = cifar10.train(
+        loss, global_step, batch_size,
+        wrap_optimizer=mixed_precision.optimizer_wrapper(chosen))
+    mixed_precision.keep_loss_scale_out_of_checkpoints()
+    with tf1.Session(config=mixed_precision.session_config(chosen)) as sess:
+      sess.run([tf1.global_variables_initializer(),
+                tf1.local_variables_initializer()])
       for _ in range(warmup):
         sess.run(train_op)
       start = time.time()
@@ -84,8 +135,56 @@ def model_only_rate(batch_size, steps, model='cifar10', warmup=WARMUP):
       return (steps - warmup) * batch_size / (time.time() - start)
 
 
+def keras_peer_rate(policy, batch_size, steps, warmup=WARMUP):
+  """Examples/sec of the same layers in Keras 3, in-memory data.
+
+  Run in its own process (--keras_peer), as Keras trains eagerly (compiled
+  with tf.function) and sets its policy globally.
+  """
+  import keras
+  import numpy as np
+  import tensorflow as tf
+  keras.mixed_precision.set_global_policy(policy)
+  layers = keras.layers
+
+  def lrn(x):
+    # No bfloat16 kernel for LRN on the CPU: cast around it, as the graph
+    # rewrite does.
+    out = tf.nn.lrn(tf.cast(x, tf.float32), 4, bias=1.0, alpha=0.001 / 9.0,
+                    beta=0.75)
+    return tf.cast(out, x.dtype)
+
+  decay = keras.regularizers.L2(0.004 / 2)  # wd * l2_loss = wd * sum / 2.
+  inputs = keras.Input((24, 24, 3))
+  x = layers.Conv2D(64, 5, padding='same', activation='relu')(inputs)
+  x = layers.MaxPool2D(3, 2, padding='same')(x)
+  x = layers.Lambda(lrn, output_shape=lambda s: s)(x)
+  x = layers.Conv2D(64, 5, padding='same', activation='relu',
+                    bias_initializer=keras.initializers.Constant(0.1))(x)
+  x = layers.Lambda(lrn, output_shape=lambda s: s)(x)
+  x = layers.MaxPool2D(3, 2, padding='same')(x)
+  x = layers.Flatten()(x)
+  x = layers.Dense(384, activation='relu', kernel_regularizer=decay)(x)
+  x = layers.Dense(192, activation='relu', kernel_regularizer=decay)(x)
+  outputs = layers.Dense(10, dtype='float32')(x)
+  model = keras.Model(inputs, outputs)
+  model.compile(optimizer=keras.optimizers.SGD(0.1),
+                loss=keras.losses.SparseCategoricalCrossentropy(
+                    from_logits=True))
+  rng = np.random.RandomState(0)
+  images = rng.randn(steps * batch_size, 24, 24, 3).astype(np.float32)
+  labels = rng.randint(0, 10, steps * batch_size)
+  split = warmup * batch_size
+  model.fit(images[:split], labels[:split], batch_size=batch_size, epochs=1,
+            verbose=0, shuffle=False)
+  start = time.time()
+  model.fit(images[split:], labels[split:], batch_size=batch_size, epochs=1,
+            verbose=0, shuffle=False)
+  return (len(images) - split) / (time.time() - start)
+
+
 def train_rate(data_dir, train_dir, pipeline, batch_size, steps,
-               model='cifar10'):
+               model='cifar10', mode='float32'):
   """Examples/sec of cifar10_train from its log lines' times after warm-up.
 
   Returns:
@@ -95,7 +194,7 @@ def train_rate(data_dir, train_dir, pipeline, batch_size, steps,
       '-m', 'cifar10.cifar10_train', '--data_dir', data_dir,
       '--train_dir', train_dir, '--fresh', '--max_steps', str(steps),
       '--batch_size', str(batch_size), '--input_pipeline', pipeline,
-      '--log_frequency', str(WINDOW), '--model', model])
+      '--log_frequency', str(WINDOW), '--model', model] + _mode_flags(mode))
   times = [(int(step), datetime.datetime.fromisoformat(stamp))
            for stamp, step in LOG_LINE.findall(out) if int(step) >= WARMUP]
   if len(times) < 2:
@@ -121,22 +220,48 @@ def eval_seconds(data_dir, train_dir, eval_dir, num_examples):
   return in_process, whole, precision
 
 
+def _train_and_eval(data_dir, train_dir, eval_dir, steps, train_flags=(),
+                    eval_flags=()):
+  """cifar10_train to steps (resuming), then cifar10_eval: (precision, s)."""
+  start = time.time()
+  _run(['-m', 'cifar10.cifar10_train', '--data_dir', data_dir,
+        '--train_dir', train_dir, '--max_steps', str(steps),
+        '--log_frequency', '1000'] + list(train_flags))
+  trained = time.time() - start
+  out, _, _ = _run(['-m', 'cifar10.cifar10_eval', '--data_dir', data_dir,
+                    '--checkpoint_dir', train_dir, '--run_once',
+                    '--eval_dir', eval_dir] + list(eval_flags))
+  return float(re.search(r'precision @ 1 = ([\d.]+)', out).group(1)), trained
+
+
 def accuracy(data_dir, work_dir, steps_list, model='cifar10'):
   """Trains to each step count in turn and evaluates; prints each result."""
-  train_dir = os.path.join(work_dir, 'accuracy_train_' + model)
   for steps in steps_list:
-    start = time.time()
-    _run(['-m', 'cifar10.cifar10_train', '--data_dir', data_dir,
-          '--train_dir', train_dir, '--max_steps', str(steps),
-          '--log_frequency', '1000', '--model', model])
-    trained = time.time() - start
-    out, _, _ = _run(['-m', 'cifar10.cifar10_eval', '--data_dir', data_dir,
-                      '--checkpoint_dir', train_dir, '--run_once',
-                      '--eval_dir', os.path.join(work_dir,
-                                                 'accuracy_eval_' + model)])
-    precision = re.search(r'precision @ 1 = [\d.]+', out).group(0)
-    print('| %s | %d | %s | %.0f s (this sitting) |' % (
+    precision, trained = _train_and_eval(
+        data_dir, os.path.join(work_dir, 'accuracy_train_' + model),
+        os.path.join(work_dir, 'accuracy_eval_' + model), steps,
+        ['--model', model])
+    print('| %s | %d | %.3f | %.0f s (this sitting) |' % (
         model, steps, precision, trained))
+    sys.stdout.flush()
+
+
+def precision_runs(args):
+  """N fresh runs per mode: prints mean, stdev and range of precision."""
+  print('| mode | runs | steps | precision @ 1: mean | stdev | range |')
+  print('|---|---|---|---|---|---|')
+  for mode in args.modes.split(','):
+    values = []
+    for i in range(args.precision_runs):
+      folder = os.path.join(args.work_dir, 'precision_%s_%d' % (mode, i))
+      values.append(_train_and_eval(
+          args.data_dir, folder + '_train', folder + '_eval',
+          args.precision_steps, ['--fresh'] + _mode_flags(mode),
+          _mode_flags(mode))[0])
+    print('| %s | %d | %d | %.4f | %.4f | %.3f-%.3f |' % (
+        mode, len(values), args.precision_steps, statistics.mean(values),
+        statistics.stdev(values) if len(values) > 1 else 0.0, min(values),
+        max(values)))
     sys.stdout.flush()
 
 
@@ -149,33 +274,52 @@ def _spread(values, fmt):
 
 
 def speed(args, model):
-  """Prints the speed rows of one model."""
-  ceilings, runs = [], {}
-  train_dir = os.path.join(args.work_dir, 'speed_train_' + model)
+  """Prints the speed rows of one model, for every mode."""
   pipelines = [] if args.skip_programs else args.pipelines.split(',')
+  modes = args.modes.split(',')
+  ceilings, runs, peers = {}, {}, {}
   for _ in range(args.repeats):
-    ceilings.append(model_only_rate(args.batch_size, args.steps, model))
+    for mode in modes:
+      ceilings.setdefault(mode, []).append(
+          model_only_rate(args.batch_size, args.steps, model, mode))
+      for pipeline in pipelines:
+        runs.setdefault((mode, pipeline), []).append(train_rate(
+            args.data_dir, os.path.join(args.work_dir, 'speed_train'),
+            pipeline, args.batch_size, args.steps, model, mode))
+      if model == 'cifar10' and not args.skip_peer:
+        out, _, _ = _run([os.path.abspath(__file__), '--keras_peer',
+                          KERAS_POLICIES[mode], '--steps', str(args.steps),
+                          '--batch_size', str(args.batch_size)])
+        peers.setdefault(mode, []).append(float(out.split()[-1]))
+  for mode in modes:
+    base = ceilings[mode]
+    print('| (a) %s %s on in-memory tensors | %s | 1.00 | | |' % (
+        model, mode, _spread(base, '%.0f')))
     for pipeline in pipelines:
-      runs.setdefault(pipeline, []).append(train_rate(
-          args.data_dir, train_dir, pipeline, args.batch_size, args.steps,
-          model))
-  print('| (a) %s on in-memory tensors | %s | 1.00 | | |' % (
-      model, _spread(ceilings, '%.0f')))
-  for pipeline in pipelines:
-    rates, seconds, rss = zip(*runs[pipeline], strict=True)
-    ratios = [rate / ceiling
-              for rate, ceiling in zip(rates, ceilings, strict=True)]
-    print('| (b) %s cifar10_train, %s pipeline | %s | %s | %s | %.0f MiB |' % (
-        model, pipeline, _spread(rates, '%.0f'), _spread(ratios, '%.2f'),
-        _spread(seconds, '%.0f'), max(rss)))
+      rates, seconds, rss = zip(*runs[(mode, pipeline)], strict=True)
+      ratios = [r / c for r, c in zip(rates, base, strict=True)]
+      print('| (b) %s %s cifar10_train, %s pipeline | %s | %s | %s | %.0f '
+            'MiB |' % (model, mode, pipeline, _spread(rates, '%.0f'),
+                       _spread(ratios, '%.2f'), _spread(seconds, '%.0f'),
+                       max(rss)))
+    if mode in peers:
+      ratios = [p / c for p, c in zip(peers[mode], base, strict=True)]
+      print('| (p) Keras 3 %s, same layers, in-memory | %s | %s | | |' % (
+          KERAS_POLICIES[mode], _spread(peers[mode], '%.0f'),
+          _spread(ratios, '%.2f')))
+  for mode in modes[1:]:
+    gains = [m / f for m, f in zip(ceilings[mode], ceilings[modes[0]],
+                                   strict=True)]
+    print('| %s / %s, model alone | %s | | | |' % (
+        mode, modes[0], _spread(gains, '%.2fx')))
   sys.stdout.flush()
-  if args.skip_programs:
-    return
-  in_process, whole, _ = eval_seconds(
-      args.data_dir, train_dir,
-      os.path.join(args.work_dir, 'speed_eval_' + model), 10000)
-  print('| (c) %s evaluate 10,000 test images | %.0f | | %.1f (whole '
-        'program %.1f) | |' % (model, 10000 / in_process, in_process, whole))
+  if not args.skip_programs:
+    in_process, whole, _ = eval_seconds(
+        args.data_dir, os.path.join(args.work_dir, 'speed_train'),
+        os.path.join(args.work_dir, 'speed_eval_' + model), 10000)
+    print('| (c) %s evaluate 10,000 test images | %.0f | | %.1f (whole '
+          'program %.1f) | |' % (model, 10000 / in_process, in_process,
+                                 whole))
 
 
 def main():
@@ -190,8 +334,15 @@ def main():
   parser.add_argument('--steps', type=int, default=200,
                       help='Training steps per speed measurement.')
   parser.add_argument('--repeats', type=int, default=3,
-                      help='Rounds of (a) then (b) for each pipeline.')
+                      help='Rounds of (a), (b) and (p) for each mode.')
   parser.add_argument('--pipelines', default='dataset,queue')
+  parser.add_argument('--modes', default=','.join(MODES),
+                      help='Comma-separated: float32, mixed.')
+  parser.add_argument('--skip_peer', action='store_true',
+                      help='Speed: leave out the Keras peer (p).')
+  parser.add_argument('--precision_runs', type=int, default=0,
+                      help='Fresh runs per mode for the precision table.')
+  parser.add_argument('--precision_steps', type=int, default=1000)
   parser.add_argument('--accuracy_steps', default='',
                       help='Comma-separated step counts for accuracy runs.')
   parser.add_argument('--skip_speed', action='store_true')
@@ -199,15 +350,23 @@ def main():
                       help='Comma-separated models to measure: cifar10 '
                            '(the tutorial\'s), vgg16.')
   parser.add_argument('--skip_programs', action='store_true',
-                      help='Speed: measure only (a), not the programs.')
+                      help='Speed: measure only (a) and (p), not the '
+                      'programs.')
+  parser.add_argument('--keras_peer', metavar='POLICY',
+                      help='Internal: print the Keras peer\'s examples/sec '
+                      'with this policy, then exit.')
   args = parser.parse_args()
+  if args.keras_peer:
+    print('%.1f' % keras_peer_rate(args.keras_peer, args.batch_size,
+                                   args.steps))
+    return
   if not os.path.isdir(os.path.join(args.data_dir, 'cifar-10-batches-bin')):
     sys.exit('error: no cifar-10-batches-bin in %s (--data_dir)'
              % args.data_dir)
-
-  import tensorflow as tf
-  print('TensorFlow %s, Python %s, %d CPU cores' % (
-      tf.__version__, sys.version.split()[0], os.cpu_count()))
+  for mode in args.modes.split(','):
+    if mode not in MODES:
+      sys.exit('error: unknown --modes %r (float32, mixed)' % mode)
+  print(machine())
   models = args.model.split(',')
   for model in models:
     if model not in ('cifar10', 'vgg16'):
@@ -217,6 +376,8 @@ def main():
     print('|---|---|---|---|---|')
     for model in models:
       speed(args, model)
+  if args.precision_runs:
+    precision_runs(args)
   if args.accuracy_steps:
     print('| model | steps | cifar10_eval | training time |')
     print('|---|---|---|---|')
