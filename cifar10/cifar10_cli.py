@@ -16,19 +16,17 @@ Summary of available functions:
  # The installed commands (console scripts): start(prog), then the program.
  cifar10_train(), cifar10_eval(), ..., precision_vs_steps()
 
-Nothing here imports TensorFlow until a program needs it, so start() runs
-within milliseconds of Python itself.
+Importing this module loads nothing but Python's own modules (absl and
+TensorFlow come when a program runs), so start() runs within milliseconds
+of Python itself. Before that, in the interpreter's own first tens of
+milliseconds, a signal does what it does to any program: it ends it, with
+nothing written.
 """
 
 import importlib
 import os
 import signal
 import sys
-
-from absl import app
-from absl import flags
-
-FLAGS = flags.FLAGS
 
 # What asks for help, as absl and argparse spell it.
 HELP_ARGS = ('-h', '-help', '--help', '--helpshort', '-?')
@@ -102,8 +100,9 @@ def error_line(prog, error):
 
 def _help(module, prog):
   """The program's docstring and every flag it accepts, as --help prints."""
+  from absl import flags
   doc = (module.__doc__ or '').strip()
-  listed = FLAGS.module_help(module).split('\n', 1)
+  listed = flags.FLAGS.module_help(module).split('\n', 1)
   # module_help starts with the module's name: say whose flags they are.
   body = listed[1] if len(listed) > 1 else '  (none)'
   return '%s\n\nflags of %s:\n%s\n' % (doc, prog, body)
@@ -111,6 +110,7 @@ def _help(module, prog):
 
 def _parse(argv, module, prog):
   """absl's flag parsing, with our --help and one-line flag errors."""
+  from absl import flags
   args = argv[1:]
   if '--' in args:
     args = args[:args.index('--')]
@@ -118,7 +118,7 @@ def _parse(argv, module, prog):
     sys.stdout.write(_help(module, prog))
     sys.exit(0)
   try:
-    rest = FLAGS(argv)
+    rest = flags.FLAGS(argv)
   except flags.Error as e:
     sys.exit('%s: error: %s (see %s --help)' % (
         prog, str(e).strip().split('\n')[0], prog))
@@ -143,6 +143,7 @@ def run(main, module, prog):
     prog: the program's name.
   """
   _install(_raise_stopped)
+  from absl import app
   import tensorflow as tf  # The programs have loaded it already.
   try:
     app.run(main, flags_parser=lambda argv: _parse(argv, module, prog))
@@ -150,6 +151,8 @@ def run(main, module, prog):
     _stopped(prog, e)
   except (OSError, ValueError, tf.errors.OpError) as e:
     sys.exit(error_line(prog, e))
+  finally:
+    _finish()
 
 
 def run_plain(main, prog):
@@ -166,7 +169,16 @@ def run_plain(main, prog):
     status = main()
   except KeyboardInterrupt as e:
     _stopped(prog, e)
+  finally:
+    _finish()
   sys.exit(status)
+
+
+def _finish():
+  # The work is done or its end reported: a signal while the interpreter
+  # exits (joining TensorFlow's threads) would only turn a clean exit into
+  # a death by that signal.
+  _install(signal.SIG_IGN)
 
 
 def _stopped(prog, interrupt):

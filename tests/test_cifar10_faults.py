@@ -1,0 +1,323 @@
+"""Nothing lost, nothing cryptic: cifar10_train and cifar10_eval as
+subprocesses under faults. Two trainers on one --train_dir, kill -9 of a
+trainer and of a second one starting, damaged checkpoint state and files,
+and Ctrl-C or SIGTERM at random moments from start-up to the end: one line
+each, no traceback, and a rerun always finishes from the newest intact
+checkpoint."""
+
+import glob
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import tensorflow as tf
+
+from cifar10 import cifar10_session
+from conftest import REPO, program_env, run_program
+import testdata
+
+tf1 = tf.compat.v1
+STEP_LINE = re.compile(r': step (\d+), loss = ')
+
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory):
+  root = str(tmp_path_factory.mktemp('cifar_faults'))
+  testdata.make_cifar10_dir(root, n=40, n_test=30)
+  return root
+
+
+def _args(data_dir, train_dir, steps, *extra):
+  return ['-m', 'cifar10.cifar10_train', '--data_dir', data_dir,
+          '--train_dir', train_dir, '--max_steps', str(steps),
+          '--batch_size', '8', '--log_frequency', '1',
+          '--input_pipeline', 'dataset'] + list(extra)
+
+
+def _start(args):
+  return subprocess.Popen([sys.executable] + args, cwd=REPO,
+                          env=program_env(), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_step(proc, at_least=1):
+  """Reads the trainer's output until it logs a step >= at_least."""
+  seen = []
+  for line in proc.stdout:
+    seen.append(line)
+    found = STEP_LINE.search(line)
+    if found and int(found.group(1)) >= at_least:
+      return ''.join(seen)
+  raise AssertionError('no step %d line:\n%s\n%s' % (
+      at_least, ''.join(seen), proc.stderr.read()))
+
+
+def _step(train_dir):
+  return int(tf1.train.load_variable(train_dir, 'global_step'))
+
+
+def _one_line(stderr):
+  assert 'Traceback' not in stderr, stderr
+  lines = [line for line in stderr.strip().splitlines() if line.strip()]
+  assert len(lines) == 1, stderr
+  return lines[0]
+
+
+def test_a_second_trainer_is_refused_and_told_who_trains(data_dir,
+                                                         tmp_path):
+  train_dir = str(tmp_path / 'train')
+  first = _start(_args(data_dir, train_dir, 100000,
+                       '--save_checkpoint_secs', '1'))
+  try:
+    _wait_for_step(first)
+    second = run_program(_args(data_dir, train_dir, 100000), check=False)
+    assert second.returncode == 1
+    line = _one_line(second.stderr)
+    assert line.startswith(
+        'cifar10_train: error: another trainer is using --train_dir %s '
+        '(pid %d, ' % (train_dir, first.pid)), line
+    assert line.endswith('wait for it to finish or stop it, or use another '
+                         '--train_dir')
+    assert 'Writing checkpoints' not in second.stdout
+  finally:
+    first.send_signal(signal.SIGTERM)
+    out, err = first.communicate(timeout=120)
+  assert first.returncode == 0, err
+  # The first trainer's run is whole: its checkpoint, its events only.
+  step = _step(train_dir)
+  assert 'Stopped by SIGTERM at step %d' % step in out
+  assert len(glob.glob(os.path.join(train_dir, 'events.out.*'))) == 1
+  proc = run_program(_args(data_dir, train_dir, step + 2))
+  assert 'Resuming from the checkpoint at step %d.' % step in proc.stdout
+
+
+def test_kill_9_leaves_no_lock_behind(data_dir, tmp_path):
+  train_dir = str(tmp_path / 'train')
+  first = _start(_args(data_dir, train_dir, 100000,
+                       '--save_checkpoint_secs', '1'))
+  _wait_for_step(first, 5)
+  time.sleep(1.5)  # At least one checkpoint after the first one.
+  first.kill()
+  first.communicate(timeout=60)
+  step = _step(train_dir)
+  # At once: the kernel dropped the dead trainer's lock.
+  proc = run_program(_args(data_dir, train_dir, step + 3))
+  assert 'Resuming from the checkpoint at step %d.' % step in proc.stdout
+  assert _step(train_dir) == step + 3
+
+
+def test_kill_9_of_a_second_trainer_starting_harms_nothing(data_dir,
+                                                           tmp_path):
+  train_dir = str(tmp_path / 'train')
+  first = _start(_args(data_dir, train_dir, 60))
+  _wait_for_step(first)
+  for delay in (0.3, 3.0):  # While Python, then TensorFlow, load.
+    second = _start(_args(data_dir, train_dir, 60))
+    time.sleep(delay)
+    second.kill()
+    second.communicate(timeout=60)
+  out, err = first.communicate(timeout=300)
+  assert first.returncode == 0, err
+  assert _step(train_dir) == 60
+  assert 'Traceback' not in err
+
+
+@pytest.fixture
+def two_checkpoints(data_dir, tmp_path):
+  """A train_dir with model.ckpt-0, -4 and -8, the state naming 8."""
+  train_dir = str(tmp_path / 'train')
+  run_program(_args(data_dir, train_dir, 4))
+  run_program(_args(data_dir, train_dir, 8))
+  assert [os.path.basename(p) for p in sorted(
+      glob.glob(os.path.join(train_dir, 'model.ckpt-*.index')))] == [
+          'model.ckpt-0.index', 'model.ckpt-4.index', 'model.ckpt-8.index']
+  return train_dir
+
+
+def _resume(data_dir, train_dir, steps=10):
+  proc = run_program(_args(data_dir, train_dir, steps))
+  assert 'Traceback' not in proc.stderr
+  assert "Couldn't match files" not in proc.stderr
+  return proc.stdout
+
+
+@pytest.mark.parametrize('garbage', [b'model_checkpoint_path: \x00broken',
+                                     b'\xff\xfe\x00\x01binary',
+                                     b''])
+def test_damaged_state_file_resumes_from_the_newest_intact(
+    data_dir, two_checkpoints, garbage):
+  state = os.path.join(two_checkpoints, 'checkpoint')
+  with open(state, 'wb') as f:
+    f.write(garbage)
+  out = _resume(data_dir, two_checkpoints)
+  assert re.search(r'^%s (is damaged \(.+\)|names no checkpoint): resuming '
+                   r'from the newest intact checkpoint, %s\.$' % (
+                       re.escape(state),
+                       re.escape(os.path.join(two_checkpoints,
+                                              'model.ckpt-8'))),
+                   out, re.M), out
+  assert 'Resuming from the checkpoint at step 8.' in out
+  assert _step(two_checkpoints) == 10
+  # The damaged file is kept, not lost.
+  kept, = glob.glob(state + '.damaged-*')
+  with open(kept, 'rb') as f:
+    assert f.read() == garbage
+
+
+def test_state_naming_a_missing_checkpoint(data_dir, two_checkpoints):
+  state = os.path.join(two_checkpoints, 'checkpoint')
+  with open(state, 'w') as f:
+    f.write('model_checkpoint_path: "model.ckpt-99"\n')
+  out = _resume(data_dir, two_checkpoints)
+  assert ('Checkpoint %s is missing: there is no %s.index: resuming from the '
+          'newest intact checkpoint' % (
+              os.path.join(two_checkpoints, 'model.ckpt-99'),
+              os.path.join(two_checkpoints, 'model.ckpt-99'))) in out
+  assert 'Resuming from the checkpoint at step 8.' in out
+
+
+@pytest.mark.parametrize('part', ['data', 'index'])
+def test_damaged_checkpoint_is_skipped_for_the_one_before(
+    data_dir, two_checkpoints, part):
+  files = sorted(glob.glob(os.path.join(two_checkpoints, 'model.ckpt-8.%s*'
+                                       % part)))
+  damaged = max(files, key=os.path.getsize)  # The data may be in shards.
+  size = os.path.getsize(damaged)
+  with open(damaged, 'r+b') as f:
+    f.truncate(size // 2)
+  out = _resume(data_dir, two_checkpoints)
+  assert re.search(r'^Skipping a damaged checkpoint: checkpoint %s is '
+                   r'damaged: %s cannot be read \(.+\)\.$' % (
+                       re.escape(os.path.join(two_checkpoints,
+                                              'model.ckpt-8')),
+                       re.escape(', '.join(files))), out, re.M), out
+  assert 'Resuming from the checkpoint at step 4.' in out
+  assert os.path.getsize(damaged) == size // 2  # Nothing deleted.
+
+
+def test_nothing_intact_stops_with_one_line(data_dir, two_checkpoints):
+  for path in glob.glob(os.path.join(two_checkpoints, 'model.ckpt-*.data*')):
+    with open(path, 'r+b') as f:
+      f.truncate(10)
+  before = sorted(os.listdir(two_checkpoints))
+  proc = run_program(_args(data_dir, two_checkpoints, 10), check=False)
+  assert proc.returncode == 1
+  line = _one_line(proc.stderr)
+  assert line.startswith('cifar10_train: error: checkpoint %s is damaged: '
+                         % os.path.join(two_checkpoints, 'model.ckpt-8'))
+  assert 'no intact checkpoint is left in %s' % two_checkpoints in line
+  assert line.endswith('move the damaged files away to train from step 0, '
+                       'or use --fresh or another --train_dir')
+  assert sorted(os.listdir(two_checkpoints)) == before
+
+
+def _eval(data_dir, train_dir, eval_dir):
+  return run_program(['-m', 'cifar10.cifar10_eval', '--data_dir', data_dir,
+                      '--checkpoint_dir', train_dir, '--eval_dir', eval_dir,
+                      '--run_once', '--input_pipeline', 'dataset'],
+                     check=False)
+
+
+def test_eval_of_damaged_files_is_one_line(data_dir, two_checkpoints,
+                                           tmp_path):
+  data = sorted(glob.glob(os.path.join(two_checkpoints,
+                                      'model.ckpt-8.data*')))
+  with open(max(data, key=os.path.getsize), 'r+b') as f:
+    f.truncate(100)
+  proc = _eval(data_dir, two_checkpoints, str(tmp_path / 'eval'))
+  assert proc.returncode == 1
+  assert _one_line(proc.stderr).startswith(
+      'cifar10_eval: error: checkpoint %s is damaged: %s cannot be read ('
+      % (os.path.join(two_checkpoints, 'model.ckpt-8'), ', '.join(data)))
+  state = os.path.join(two_checkpoints, 'checkpoint')
+  with open(state, 'wb') as f:
+    f.write(b'\xff\xfe')
+  proc = _eval(data_dir, two_checkpoints, str(tmp_path / 'eval'))
+  assert proc.returncode == 1
+  assert _one_line(proc.stderr).startswith(
+      'cifar10_eval: error: %s is damaged (' % state)
+
+
+def test_lock_in_process(tmp_path):
+  train_dir = str(tmp_path)
+  with cifar10_session.prepare_train_dir(train_dir):
+    with pytest.raises(ValueError, match=r'another trainer is using '
+                       r'--train_dir .* \(pid %d, ' % os.getpid()):
+      cifar10_session.prepare_train_dir(train_dir)
+  # Released with the block; --fresh keeps the folder (and lock) itself.
+  (tmp_path / 'model.ckpt-1.index').write_bytes(b'x')
+  with cifar10_session.prepare_train_dir(train_dir, fresh=True):
+    assert os.listdir(train_dir) == [cifar10_session.LOCK_FILE]
+
+
+EXPECTED_ENDS = (
+    # While Python and TensorFlow load: nothing was written.
+    re.compile(r'^cifar10_train: stopped by (SIGINT|SIGTERM) while starting; '
+               r'nothing was written\.$'),
+    # While the data is checked and the graph built.
+    re.compile(r'^cifar10_train: stopped by (SIGINT|SIGTERM)\.$'))
+
+
+def test_signals_at_random_moments_lose_nothing(data_dir, tmp_path):
+  """Ctrl-C or SIGTERM anywhere from start-up to the end of training."""
+  rng = random.Random(1234)
+  train_dir = str(tmp_path / 'train')
+  max_steps = 40
+  started = time.time()
+  run_program(_args(data_dir, str(tmp_path / 'timing'), max_steps))
+  whole = time.time() - started  # One whole run here, start-up included.
+  outcomes = []
+  for signum in (signal.SIGINT, signal.SIGTERM) * 4:
+    before = _listing(train_dir)
+    proc = _start(_args(data_dir, train_dir, max_steps,
+                        '--save_checkpoint_secs', '1'))
+    # From 0.25 s: before, the interpreter itself is starting (see
+    # cifar10_cli); after `whole`, training has ended.
+    time.sleep(rng.uniform(0.25, whole))
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=300)
+    assert 'Traceback' not in err, err
+    name = signal.Signals(signum).name
+    if proc.returncode == 0:
+      # Training ran: it stopped at a step with a checkpoint, or finished.
+      step = _step(train_dir)
+      assert ('Stopped by %s at step %d' % (name, step) in out or
+              step == max_steps), out
+      outcomes.append('trained')
+    elif proc.returncode == -signum:
+      # Before the interpreter ran a line of ours (its first tens of
+      # milliseconds) the system's default applies: killed, silently, with
+      # nothing written.
+      assert out == err == ''
+      assert _listing(train_dir) == before
+      outcomes.append('interpreter start')
+    else:
+      assert proc.returncode == 128 + signum, (proc.returncode, err)
+      line = _one_line(err)
+      assert any(p.match(line) for p in EXPECTED_ENDS), line
+      assert name in line
+      outcomes.append('start-up')
+    # Nothing lost: the folder always resumes (or starts) and finishes.
+    if _step_or_none(train_dir) == max_steps:
+      shutil.rmtree(train_dir)
+  proc = run_program(_args(data_dir, train_dir, max_steps))
+  assert _step(train_dir) == max_steps
+  assert 'Traceback' not in proc.stderr
+  assert outcomes  # (which moments were hit is random)
+
+
+def _listing(folder):
+  return sorted(os.listdir(folder)) if os.path.isdir(folder) else None
+
+
+def _step_or_none(train_dir):
+  try:
+    return _step(train_dir)
+  except (ValueError, tf.errors.OpError):
+    return None
