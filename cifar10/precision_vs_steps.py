@@ -7,6 +7,7 @@ would (each as its own process) and plotting what they print:
   precision_vs_steps                         # MNIST: fully_connected_feed
   precision_vs_steps --tutorial cifar10 --data_dir /tmp/cifar10_data
   precision_vs_steps --tutorial cifar10 --steps 1000 2000 5000 10000
+  precision_vs_steps --tutorial cifar10 --mixed_precision   # bfloat16 CPUs
 
 MNIST (--tutorial mnist, the default): fully_connected_feed runs from
 scratch once per step count (its learning rate is constant, so a longer run
@@ -268,7 +269,7 @@ def _checkpoint_step(train_dir):
 
 
 def measure_cifar10(steps, data_dir, output_dir, train_dir=None,
-                    batch_size=128, extra_flags=()):
+                    batch_size=128, mode_flags=()):
   """Trains CIFAR-10 once, evaluating the checkpoint at each step count.
 
   Resumes: rows already in output_dir's CSV are kept, and training goes on
@@ -281,7 +282,7 @@ def measure_cifar10(steps, data_dir, output_dir, train_dir=None,
     output_dir: where the CSV, the checkpoints kept and eval/ go.
     train_dir: cifar10_train's --train_dir (default output_dir/train).
     batch_size: cifar10_train's --batch_size.
-    extra_flags: more flags for cifar10_train, e.g. ['--model', 'vgg16'].
+    mode_flags: flags for both programs, e.g. ['--mixed_precision'].
 
   Returns:
     All rows of the curve (dicts with CIFAR10_FIELDS), in step order.
@@ -310,13 +311,13 @@ def measure_cifar10(steps, data_dir, output_dir, train_dir=None,
             target, train_dir, reached))
         continue
       reached = _train_stretch(target, data_dir, train_dir, batch_size,
-                               extra_flags, output_dir, progress)
+                               mode_flags, output_dir, progress)
       _keep_checkpoint(train_dir, target, kept)
     print('=== cifar10_eval --run_once --checkpoint_dir %s' % kept)
     sys.stdout.flush()
     out = _run('cifar10.cifar10_eval', [
         '--data_dir', data_dir, '--checkpoint_dir', kept, '--eval_dir',
-        os.path.join(output_dir, 'eval'), '--run_once'])
+        os.path.join(output_dir, 'eval'), '--run_once'] + list(mode_flags))
     row = dict(progress['pending'])
     row['precision'] = float(PRECISION_LINE.findall(out)[-1])
     rows.append(row)
@@ -327,7 +328,7 @@ def measure_cifar10(steps, data_dir, output_dir, train_dir=None,
   return rows
 
 
-def _train_stretch(target, data_dir, train_dir, batch_size, extra_flags,
+def _train_stretch(target, data_dir, train_dir, batch_size, mode_flags,
                    output_dir, progress):
   """cifar10_train up to step target; the stretch's row goes in progress."""
   print('=== cifar10_train --max_steps %d --train_dir %s' % (target,
@@ -344,7 +345,7 @@ def _train_stretch(target, data_dir, train_dir, batch_size, extra_flags,
   try:
     _run('cifar10.cifar10_train', [
         '--data_dir', data_dir, '--train_dir', train_dir, '--max_steps',
-        str(target), '--batch_size', str(batch_size)] + list(extra_flags),
+        str(target), '--batch_size', str(batch_size)] + list(mode_flags),
          log=collect)
   finally:
     # Time spent counts even when the stretch was interrupted.
@@ -385,6 +386,10 @@ def _parser():
                       '--train_dir (default: <output_dir>/train).')
   parser.add_argument('--batch_size', type=int_at_least(1), help='CIFAR-10: '
                       'cifar10_train\'s --batch_size (default: 128).')
+  parser.add_argument('--mixed_precision', action='store_true',
+                      help='CIFAR-10: train and evaluate with '
+                      '--mixed_precision (faster where the CPU has bfloat16 '
+                      'arithmetic or there is a GPU).')
   return parser
 
 
@@ -396,7 +401,8 @@ def main(argv=None):
       '--fake_data', flags.fake_data or None)
   cifar10_only = (('--data_dir', flags.data_dir),
                   ('--train_dir', flags.train_dir),
-                  ('--batch_size', flags.batch_size))
+                  ('--batch_size', flags.batch_size),
+                  ('--mixed_precision', flags.mixed_precision or None))
   for name, value in (cifar10_only if flags.tutorial == 'mnist'
                       else mnist_only):
     if value is not None:
@@ -436,9 +442,10 @@ def _main_mnist(flags, steps, output_dir):
 
 
 def _main_cifar10(flags, steps, output_dir):
-  rows = measure_cifar10(steps, flags.data_dir or CIFAR10_DATA_DIR,
-                         output_dir, flags.train_dir,
-                         flags.batch_size or 128)
+  rows = measure_cifar10(
+      steps, flags.data_dir or CIFAR10_DATA_DIR, output_dir, flags.train_dir,
+      flags.batch_size or 128,
+      ['--mixed_precision'] if flags.mixed_precision else [])
   paths = [os.path.join(output_dir, n) for n in (
       CSV_NAME, 'precision_vs_steps.png', 'precision_vs_time.png')]
   precision_plots.plot_cifar10(rows, paths[1], paths[2])

@@ -228,7 +228,9 @@ def test_cifar10_flags_of_the_other_tutorial_are_errors(capsys):
   for argv, message in (
       (['--fake_data', '--tutorial', 'cifar10'],
        '--fake_data applies to --tutorial mnist only'),
-      (['--data_dir', 'x'], '--data_dir applies to --tutorial cifar10 only')):
+      (['--data_dir', 'x'], '--data_dir applies to --tutorial cifar10 only'),
+      (['--mixed_precision'],
+       '--mixed_precision applies to --tutorial cifar10 only')):
     with pytest.raises(SystemExit) as e:
       module.main(argv)
     assert e.value.code == 2
@@ -247,3 +249,29 @@ def test_cifar10_csv_of_another_run_is_refused(cifar_data, tmp_path):
       'no checkpoint beyond step 0: point --train_dir at that run, or use a '
       'new --output_dir' % (os.path.join(out_dir, 'precision_vs_steps.csv'),
                             os.path.join(out_dir, 'train')))
+
+
+def test_cifar10_mixed_precision_reaches_both_programs(tmp_path,
+                                                       monkeypatch):
+  module = _load_script()
+  calls = []
+
+  def fake_run(program, args, log=None):
+    calls.append((program, args))
+    if program == 'cifar10.cifar10_train':
+      train_dir = args[args.index('--train_dir') + 1]
+      step = int(args[args.index('--max_steps') + 1])
+      os.makedirs(train_dir, exist_ok=True)
+      open(os.path.join(train_dir, 'model.ckpt-%d.index' % step), 'w').close()
+      with open(os.path.join(train_dir, 'checkpoint'), 'w') as f:
+        f.write('model_checkpoint_path: "model.ckpt-%d"\n' % step)
+      return ''
+    return '2026-11-30 12:00:00.000000: precision @ 1 = 0.500\n'
+
+  monkeypatch.setattr(module, '_run', fake_run)
+  module.main(['--tutorial', 'cifar10', '--mixed_precision', '--steps', '3',
+               '--data_dir', str(tmp_path / 'data'), '--output_dir',
+               str(tmp_path / 'out')])
+  assert [p for p, _ in calls] == ['cifar10.cifar10_train',
+                                   'cifar10.cifar10_eval']
+  assert all('--mixed_precision' in args for _, args in calls)
