@@ -420,23 +420,6 @@ def describe_checkpoint(checkpoint_path):
                        checkpoint_path, ', '.join(MODEL_MARKERS.values())))
 
 
-def error_line(program, error):
-  """The one line a program exits with when it meets an expected error.
-
-  Args:
-    program: the program's name, which starts the line.
-    error: an OSError or ValueError (a missing or malformed file, a bad
-      flag), or a tf.errors.OpError raised while the graph ran.
-
-  Returns:
-    '<program>: error: <message>'; an OpError keeps only its first line,
-    as the rest is the graph's traceback.
-  """
-  if isinstance(error, tf.errors.OpError):
-    return '%s: error: %s' % (program, error.message.split('\n')[0])
-  return '%s: error: %s' % (program, error)
-
-
 def maybe_download_and_extract(data_dir=DATA_DIR, url=cifar10_download.DATA_URL,
                                md5=cifar10_download.DATA_MD5):
   """Download and extract the tarball unless the data is already there.

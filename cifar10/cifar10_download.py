@@ -9,7 +9,8 @@ Summary of available functions:
  download(urls, filepath, md5)
  digest = file_md5(path)
 
-Nothing here needs TensorFlow, so mnist.input_data uses download() too.
+Nothing here needs TensorFlow. (The MNIST tutorial has its own, smaller
+mnist.mnist_download, so that it stands alone as the original did.)
 """
 
 import contextlib

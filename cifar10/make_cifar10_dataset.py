@@ -34,7 +34,6 @@ Library use:
 
 import argparse
 import gzip
-import hashlib
 import os
 import shutil
 import sys
@@ -55,6 +54,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
 import numpy as np
 
 from cifar10 import cifar10_cli
+from cifar10 import cifar10_download
 from cifar10 import cifar10_input
 from cifar10 import image_files
 import mnist
@@ -273,14 +273,6 @@ def _write_tarball(path, folder):
         tar.addfile(info, f)
 
 
-def _md5(path):
-  digest = hashlib.md5()
-  with open(path, 'rb') as f:
-    for chunk in iter(lambda: f.read(1 << 20), b''):
-      digest.update(chunk)
-  return digest.hexdigest()
-
-
 def write_dataset(output_dir, train, test, classes, overwrite=False):
   """Writes a CIFAR-10-style data set: folder, tarball and md5 file.
 
@@ -330,7 +322,7 @@ def write_dataset(output_dir, train, test, classes, overwrite=False):
     with open(os.path.join(folder, META_FILE), 'w') as f:
       f.write(''.join(c + '\n' for c in classes))
     _write_tarball(os.path.join(tmp, TARBALL), folder)
-    md5 = _md5(os.path.join(tmp, TARBALL))
+    md5 = cifar10_download.file_md5(os.path.join(tmp, TARBALL))
     with open(os.path.join(tmp, TARBALL + '.md5'), 'w') as f:
       f.write('%s  %s\n' % (md5, TARBALL))
     # Old outputs go into tmp first (deleted with it), then the new ones

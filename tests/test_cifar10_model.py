@@ -172,3 +172,6 @@ def test_error_line_keeps_a_graph_error_to_its_first_line():
   # Other errors are ours and already one line: kept whole.
   assert (cifar10_cli.error_line('cifar10_eval', ValueError('bad: x.bin')) ==
           'cifar10_eval: error: bad: x.bin')
+  # A library's message on several lines keeps them all, on one line.
+  assert (cifar10_cli.error_line('p', ValueError('cannot:\n- a\n- b\n')) ==
+          'p: error: cannot: - a - b')
