@@ -87,8 +87,8 @@ flags.DEFINE_boolean('mixed_precision', False,
                      'Off: float32, as the published results.')
 flags.DEFINE_enum('input_pipeline', cifar10_input.DEFAULT_PIPELINE,
                   cifar10_input.PIPELINES,
-                  'How to feed images: the original queue runners ("queue", '
-                  'measured faster end to end) or tf.data ("dataset"). Same '
+                  'How to feed images: tf.data ("dataset", measured faster '
+                  'end to end) or the original queue runners ("queue"). Same '
                   'preprocessing either way.')
 flags.DEFINE_string('data_url', cifar10_download.DATA_URL,
                     'Where to download the CIFAR-10 binary tarball from when '

@@ -45,10 +45,13 @@ RECORD_BYTES = LABEL_BYTES + HEIGHT * WIDTH * DEPTH  # 3073, no header/footer.
 META_FILE = 'batches.meta.txt'  # Beside the .bin files: class names.
 
 PIPELINES = ('dataset', 'queue')
-# The queue pipeline is the default because it measured faster end to end
-# on a 2-core machine (scripts/benchmark_cifar10.py compares both): the same
-# steps per second, but tf.data's session often took 20-30 s to close.
-DEFAULT_PIPELINE = 'queue'
+# tf.data is the default because it measured faster end to end on a 2-core
+# machine (scripts/benchmark_cifar10.py compares both; AMD EPYC, 2 rounds of
+# 200 steps): 1.03 of the model alone against the queues' 0.98 in float32,
+# 1.04 against 0.90 with --mixed_precision, and 53 s against 57 s of wall
+# time. (Before its autotuning was turned off, its session took up to a
+# minute to close, and the queues were the default.)
+DEFAULT_PIPELINE = 'dataset'
 
 # The shuffling queue holds 40% of an epoch so that consecutive batches mix
 # images from across the training set, not just from one file region.

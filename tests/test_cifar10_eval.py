@@ -69,15 +69,17 @@ def _predictions(data_dir, checkpoint):
   return np.argmax(logits, axis=1) == labels
 
 
+@pytest.mark.parametrize('pipeline', [None, 'queue', 'dataset'])
 def test_the_original_eval_recipe_works_with_the_default_pipeline(
-    data_dir, trained):
+    data_dir, trained, pipeline):
   """The original cifar10_eval's code, as course notebooks copy it."""
+  more = {'pipeline': pipeline} if pipeline else {}  # None: the default.
   correct = _predictions(data_dir, tf1.train.latest_checkpoint(trained))
   batch_size, num_examples = 32, 100
   num_iter = int(math.ceil(num_examples / batch_size))
   with tf.Graph().as_default():
     images, labels = cifar10.inputs(eval_data=True, data_dir=data_dir,
-                                    batch_size=batch_size)
+                                    batch_size=batch_size, **more)
     logits = cifar10.inference(images)
     top_k_op = tf.nn.in_top_k(predictions=logits, targets=labels, k=1)
     variable_averages = tf1.train.ExponentialMovingAverage(

@@ -86,9 +86,10 @@ def test_train_then_eval(data_dir, tmp_path):
             'Watch training with: tensorboard --logdir %s\n'
             % (train_dir, train_dir))
   assert header in out and out.index(header) < out.index(': step 0,')
-  # The default pipeline is the original's queue runners.
-  assert ('Filling queue with 200 CIFAR images before starting to train. '
-          'This will take a few minutes.') in out
+  # The default pipeline is tf.data (measured faster; the original's queue
+  # runners are --input_pipeline queue).
+  assert ('Shuffling CIFAR images in a buffer of 200 before starting to '
+          'train.') in out
   assert 'Traceback' not in proc.stderr
 
   # Checkpoint at the last step, readable.
@@ -127,6 +128,17 @@ def test_train_then_eval(data_dir, tmp_path):
   assert 'images/image/0' in acc.Tags()['images']
   assert 'conv1/activations' in acc.Tags()['histograms']
   assert acc.Tags()['graph']
+
+
+def test_the_original_queue_pipeline_end_to_end(data_dir, tmp_path):
+  train_dir = str(tmp_path / 'train')
+  out = _train(data_dir, train_dir, 4, '--input_pipeline', 'queue').stdout
+  assert ('Filling queue with 200 CIFAR images before starting to train. '
+          'This will take a few minutes.') in out
+  assert [int(s) for s in LOG_LINE.findall(out)] == [0]
+  proc = _eval(data_dir, train_dir, str(tmp_path / 'eval'),
+               '--input_pipeline', 'queue', '--num_examples', '50')
+  assert len(PRECISION_LINE.findall(proc.stdout)) == 1
 
 
 def test_learning_far_above_chance(data_dir, tmp_path):
