@@ -15,9 +15,12 @@ System                 | Step Time (sec/batch)  |     Accuracy
 Usage:
   python cifar10_train.py --max_steps 1000      # resumes from --train_dir
   python cifar10_train.py --fresh               # starts again from step 0
+  python cifar10_train.py --mixed_precision     # CPUs with AMX, or GPUs
   tensorboard --logdir /tmp/cifar10_train
 
-Ctrl-C or SIGTERM stops after the current step and saves a checkpoint.
+Ctrl-C or SIGTERM stops after the current step and saves a checkpoint. One
+trainer at a time per --train_dir: a second is refused, naming the first.
+A damaged checkpoint is skipped for the newest intact one, said aloud.
 """
 
 import os
