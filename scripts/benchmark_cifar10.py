@@ -61,18 +61,28 @@ KERAS_POLICIES = {'float32': 'float32', 'mixed': 'mixed_bfloat16'}
 CPU_FEATURES = ('avx512f', 'avx512_bf16', 'amx_tile', 'amx_bf16')
 
 
+# A small interpreter starts each program and prints its peak RSS last.
+# Measured from here directly, the figure would include this process (which
+# imports TensorFlow): Linux keeps the peak of the image a process replaced at
+# exec, and subprocess starts children with vfork, which shares ours.
+_MEASURE = (
+    'import resource, subprocess, sys\n'
+    'status = subprocess.call(sys.argv[1:])\n'
+    'peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n'
+    'print("\\n%d" % peak)\n'
+    'sys.exit(status)\n')
+
+
 def _run(args, env=None):
   """Runs a program; returns (stdout, seconds, peak RSS in MiB)."""
   start = time.time()
-  proc = subprocess.Popen([sys.executable] + args, cwd=REPO, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True)
-  out = proc.stdout.read()
-  _, status, usage = os.wait4(proc.pid, 0)
-  proc.returncode = os.waitstatus_to_exitcode(status)
+  proc = subprocess.run([sys.executable, '-c', _MEASURE, sys.executable] + args,
+                        cwd=REPO, env=env, stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT, text=True, check=False)
+  out, _, peak = proc.stdout.rstrip('\n').rpartition('\n')
   if proc.returncode:
     sys.exit('%s failed:\n%s' % (' '.join(args), out))
-  return out, time.time() - start, usage.ru_maxrss / 1024.0
+  return out, time.time() - start, int(peak) / 1024.0
 
 
 def machine():
