@@ -88,12 +88,21 @@ def error_line(prog, error):
       flag), or a tf.errors.OpError raised while the graph ran.
 
   Returns:
-    '<prog>: error: <message>', one line: an OpError keeps only its first
-    line, as the rest is the graph's traceback; other messages have their
-    lines joined.
+    '<prog>: error: <message>', one line. An OpError keeps only its reason:
+    TensorFlow starts the message with `Graph execution error:` and a
+    traceback of where the op was built, and the reason is the line after
+    `Node: '...'`; older messages have it on their first line. Other
+    messages have their lines joined.
   """
   if hasattr(error, 'message') and hasattr(error, 'error_code'):  # OpError
-    return '%s: error: %s' % (prog, error.message.strip().split('\n')[0])
+    lines = [line.strip() for line in error.message.split('\n')
+             if line.strip()] or [type(error).__name__]
+    reason = lines[0]
+    if reason.startswith('Graph execution error'):
+      for before, line in zip(lines, lines[1:], strict=False):
+        if before.startswith('Node: '):
+          reason = line
+    return '%s: error: %s' % (prog, reason)
   lines = [line.strip() for line in str(error).splitlines() if line.strip()]
   return '%s: error: %s' % (prog, ' '.join(lines))
 

@@ -164,11 +164,22 @@ def test_train_op_steps_averages_and_summaries():
     assert name in tags and name + '/gradients' in tags
 
 
-def test_error_line_keeps_a_graph_error_to_its_first_line():
+def test_error_line_keeps_a_graph_errors_reason():
   op_error = tf.errors.NotFoundError(
       None, None, 'data_batch_1.bin; No such file\n\t [[{{node ReadFile}}]]')
   assert (cifar10_cli.error_line('cifar10_train', op_error) ==
           'cifar10_train: error: data_batch_1.bin; No such file')
+  # As TensorFlow 2 raises it from a session: the reason, not the header
+  # nor the traceback of where the op was built.
+  with tf.Graph().as_default():
+    value = tf.compat.v1.placeholder(tf.float32)
+    checked = tf.debugging.check_numerics(value, 'logits')
+    with tf.compat.v1.Session() as sess:
+      with pytest.raises(tf.errors.InvalidArgumentError) as raised:
+        sess.run(checked, {value: float('nan')})
+  assert raised.value.message.startswith('Graph execution error')
+  assert (cifar10_cli.error_line('cifar10_eval', raised.value) ==
+          'cifar10_eval: error: logits : Tensor had NaN values')
   # Other errors are ours and already one line: kept whole.
   assert (cifar10_cli.error_line('cifar10_eval', ValueError('bad: x.bin')) ==
           'cifar10_eval: error: bad: x.bin')
