@@ -163,3 +163,24 @@ def test_nan_loss_stops_with_advice_and_keeps_the_last_checkpoint(
   saved = _checkpoint_values(tf1.train.latest_checkpoint(train_dir))
   assert all(np.isfinite(v).all() for v in saved.values()
              if np.issubdtype(np.asarray(v).dtype, np.floating))
+
+
+def test_diverged_weights_stop_with_one_clear_error(data_dir, trained,
+                                                    tmp_path):
+  # Weights from a run that blew up: local3's averages are NaN.
+  values = _checkpoint_values(tf1.train.latest_checkpoint(trained))
+  values['local3/weights/ExponentialMovingAverage'][:] = np.nan
+  folder = str(tmp_path / 'diverged')
+  with tf.Graph().as_default():
+    saved = {name: tf1.Variable(value, name='v%d' % i)
+             for i, (name, value) in enumerate(sorted(values.items()))}
+    with tf1.Session() as sess:
+      sess.run(tf1.global_variables_initializer())
+      path = tf1.train.Saver(saved).save(sess, folder + '/model.ckpt',
+                                         global_step=12)
+  with pytest.raises(ValueError) as raised:
+    cifar10_eval.evaluate(folder, str(tmp_path / 'eval'), data_dir,
+                          batch_size=16)
+  assert str(raised.value) == (
+      '%s gives NaN activations: its weights diverged in training; evaluate '
+      'an earlier checkpoint' % path)
