@@ -193,20 +193,23 @@ class _EvalGraph(object):
     """Evaluates one checkpoint; returns eval_once's result.
 
     Raises:
-      ValueError: the checkpoint's weights make the activations NaN (a run
-        that diverged), naming the checkpoint.
+      ValueError: the checkpoint's weights make the activations NaN or
+        infinite (a run that diverged), naming the checkpoint.
     """
     with tf1.Session(graph=self.graph, config=self.config) as sess:
       try:
         return eval_once(sess, self.saver, checkpoint_path, self.top_k_op,
                          self.summary_op, num_examples, self.local_init_op)
       except tf.errors.InvalidArgumentError as e:
-        # The activation histograms are the first ops to refuse a NaN.
-        if 'Nan in summary histogram' not in e.message:
+        # The activation histograms are the first ops to refuse a NaN or
+        # an infinity.
+        if ('Nan in summary histogram' not in e.message and
+            'Infinity in Histogram' not in e.message):
           raise
         raise ValueError(
-            '%s gives NaN activations: its weights diverged in training; '
-            'evaluate an earlier checkpoint' % checkpoint_path) from None
+            '%s gives NaN or infinite activations: its weights diverged in '
+            'training; evaluate an earlier checkpoint' % checkpoint_path
+        ) from None
 
 
 def evaluate(checkpoint_dir=CHECKPOINT_DIR, eval_dir=EVAL_DIR,
@@ -242,7 +245,7 @@ def evaluate(checkpoint_dir=CHECKPOINT_DIR, eval_dir=EVAL_DIR,
     ValueError: the data is missing or malformed, (run_once) there is no
       checkpoint, the state file or a checkpoint is damaged (naming the
       file), a checkpoint holds another model than `model`, or its weights
-      diverged (NaN activations).
+      diverged (NaN or infinite activations).
   """
   if run_once:
     latest = checkpoint_files.latest_for_eval(checkpoint_dir)

@@ -61,6 +61,7 @@ from mnist import handwriting_pad_page
 from mnist import new_parser
 from mnist import parse_flags
 from mnist import trained_models
+from mnist import training
 
 PROG = 'handwriting_pad'
 MODELS = trained_models.MNIST_MODELS  # What --model may name.
@@ -235,7 +236,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     try:
       probabilities = self.server.model.predict(image.reshape(1, -1))[0]
     except tf.errors.OpError as e:
-      self._error(500, 'the model failed: %s' % e.message.split('\n')[0])
+      self._error(500, 'the model failed: %s' % training.error_reason(e))
       return
     self._json(200, {
         'probabilities': [float(p) for p in probabilities],

@@ -210,7 +210,7 @@ def tensorboard_hint(log_dir):
         file=sys.stderr, flush=True)
 
 
-def _reason(error):
+def error_reason(error):
   """One line out of an error's message.
 
   TensorFlow's messages start `Graph execution error:` and a traceback of
@@ -256,7 +256,7 @@ def program(prog):
       print(e)
     sys.exit(e.exit_status)
   except (FloatingPointError, OSError, ValueError, tf.errors.OpError) as e:
-    sys.exit('%s: error: %s' % (prog, _reason(e)))
+    sys.exit('%s: error: %s' % (prog, error_reason(e)))
   finally:
     _State.loop, _State.after = None, (None, None)
     _restore(previous)

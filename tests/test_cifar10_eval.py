@@ -165,12 +165,13 @@ def test_nan_loss_stops_with_advice_and_keeps_the_last_checkpoint(
              if np.issubdtype(np.asarray(v).dtype, np.floating))
 
 
+@pytest.mark.parametrize('value', [np.nan, np.inf])
 def test_diverged_weights_stop_with_one_clear_error(data_dir, trained,
-                                                    tmp_path):
-  # Weights from a run that blew up: local3's averages are NaN.
+                                                    tmp_path, value):
+  # Weights from a run that blew up: local3's averages are NaN or infinite.
   values = _checkpoint_values(tf1.train.latest_checkpoint(trained))
-  values['local3/weights/ExponentialMovingAverage'][:] = np.nan
-  folder = str(tmp_path / 'diverged')
+  values['local3/weights/ExponentialMovingAverage'][:] = value
+  folder = str(tmp_path / ('diverged_%s' % value))
   with tf.Graph().as_default():
     saved = {name: tf1.Variable(value, name='v%d' % i)
              for i, (name, value) in enumerate(sorted(values.items()))}
@@ -182,5 +183,5 @@ def test_diverged_weights_stop_with_one_clear_error(data_dir, trained,
     cifar10_eval.evaluate(folder, str(tmp_path / 'eval'), data_dir,
                           batch_size=16)
   assert str(raised.value) == (
-      '%s gives NaN activations: its weights diverged in training; evaluate '
-      'an earlier checkpoint' % path)
+      '%s gives NaN or infinite activations: its weights diverged in '
+      'training; evaluate an earlier checkpoint' % path)

@@ -532,3 +532,26 @@ def test_installed_command_stops_in_one_line(fc_log_dir, name):
   finally:
     proc.kill()
     proc.wait()
+
+
+class _FailingModel(object):
+  """A model whose graph fails as TensorFlow 2 reports it from a session."""
+
+  name, checkpoint, step = 'fully_connected_feed', 'model.ckpt-1', 1
+
+  def predict(self, images):
+    with tf.Graph().as_default():
+      value = tf.compat.v1.placeholder(tf.float32)
+      checked = tf.debugging.check_numerics(value, 'logits')
+      with tf.compat.v1.Session() as sess:
+        return sess.run(checked, {value: float('nan')})
+
+
+def test_a_failing_model_answers_500_with_its_reason():
+  with _serving(_FailingModel()) as port:
+    status, _, body = _ask(port, 'POST', '/predict', json.dumps(
+        {'pixels': [[0] * 28] * 28}))
+  assert status == 500
+  # The reason, not 'Graph execution error:' nor where the op was built.
+  assert json.loads(body) == {
+      'error': 'the model failed: logits : Tensor had NaN values'}
