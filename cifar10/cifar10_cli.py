@@ -57,9 +57,15 @@ def _quit_at_once(prog):
   return handle
 
 
+class _Received(object):
+  """The Stopped a signal raised, if any (process-wide, as handlers are)."""
+  stopped = None
+
+
 def _raise_stopped(signum, frame):
   del frame
-  raise Stopped(signal.Signals(signum).name)
+  _Received.stopped = Stopped(signal.Signals(signum).name)
+  raise _Received.stopped
 
 
 def _install(handler):
@@ -158,7 +164,10 @@ def run(main, module, prog):
     app.run(main, flags_parser=lambda argv: _parse(argv, module, prog))
   except KeyboardInterrupt as e:
     _stopped(prog, e)
-  except (OSError, ValueError, tf.errors.OpError) as e:
+  except Exception as e:  # Perhaps a signal's Stopped, replaced.
+    _stopped_if_signalled(prog)
+    if not isinstance(e, (OSError, ValueError, tf.errors.OpError)):
+      raise
     sys.exit(error_line(prog, e))
   finally:
     _finish()
@@ -178,6 +187,9 @@ def run_plain(main, prog):
     status = main()
   except KeyboardInterrupt as e:
     _stopped(prog, e)
+  except Exception:  # Perhaps a signal's Stopped, replaced.
+    _stopped_if_signalled(prog)
+    raise
   finally:
     _finish()
   sys.exit(status)
@@ -188,6 +200,19 @@ def _finish():
   # exits (joining TensorFlow's threads) would only turn a clean exit into
   # a death by that signal.
   _install(signal.SIG_IGN)
+
+
+def _stopped_if_signalled(prog):
+  """Ends the program as _stopped() does if a signal raised Stopped.
+
+  The handler raises Stopped wherever the program is, and inside native
+  code the exception can come out as another one: pybind11, meeting it
+  while TensorFlow raised and caught an error of its own, turns it into a
+  RuntimeError ('MISMATCH of original and normalized active exception
+  types'). Whatever it became, the signal is what ended the program.
+  """
+  if _Received.stopped is not None:
+    _stopped(prog, _Received.stopped)
 
 
 def _stopped(prog, interrupt):

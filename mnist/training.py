@@ -73,6 +73,7 @@ class _State(object):
   """Process-wide, as signal handlers are."""
   loop = None  # The StopOnSignal whose loop runs now, if any.
   after = (None, None)  # (steps, what was kept) once a loop is over.
+  raised = None  # The Stopped a signal raised, if any.
 
 
 def _on_signal(signum, frame):
@@ -85,7 +86,8 @@ def _on_signal(signum, frame):
       _State.loop.signal_name = name
     return
   _ignore_signals()  # Unwinding must not be interrupted by a second one.
-  raise Stopped(name, *_State.after)
+  _State.raised = Stopped(name, *_State.after)
+  raise _State.raised
 
 
 def _ignore_signals():
@@ -245,18 +247,33 @@ def program(prog):
     Nothing.
   """
   previous = _install()
-  _State.loop, _State.after = None, (None, None)
+  _State.loop, _State.after, _State.raised = None, (None, None), None
   try:
     yield
   except Stopped as e:
-    _ignore_signals()
-    if e.step is None:
-      print('%s: %s' % (prog, e), file=sys.stderr)
-    else:
-      print(e)
-    sys.exit(e.exit_status)
-  except (FloatingPointError, OSError, ValueError, tf.errors.OpError) as e:
+    _exit_stopped(prog, e)
+  except Exception as e:  # Perhaps a signal's Stopped, replaced.
+    # The handler raises Stopped wherever the program is, and inside native
+    # code it can come out as another exception: pybind11, meeting it while
+    # TensorFlow raised and caught an error of its own, turns it into a
+    # RuntimeError ('MISMATCH of original and normalized active exception
+    # types'). Whatever it became, the signal is what ended the program.
+    if _State.raised is not None:
+      _exit_stopped(prog, _State.raised)
+    if not isinstance(e, (FloatingPointError, OSError, ValueError,
+                          tf.errors.OpError)):
+      raise
     sys.exit('%s: error: %s' % (prog, error_reason(e)))
   finally:
-    _State.loop, _State.after = None, (None, None)
+    _State.loop, _State.after, _State.raised = None, (None, None), None
     _restore(previous)
+
+
+def _exit_stopped(prog, stopped):
+  """Prints a Stopped's line and exits with its status."""
+  _ignore_signals()
+  if stopped.step is None:
+    print('%s: %s' % (prog, stopped), file=sys.stderr)
+  else:
+    print(stopped)
+  sys.exit(stopped.exit_status)

@@ -48,3 +48,25 @@ def shared_data():
                 'checkout as ../shared/data on the project machines)'
                 % SHARED_DATA)
   return SHARED_DATA
+
+
+# A program whose signal arrives while TensorFlow raises (and would catch) an
+# error of its own: the handler's Stopped comes out of pybind11 as a
+# RuntimeError ('MISMATCH of original and normalized active exception
+# types'), as seen once in a random-moment signal test. Deterministic here:
+# the signal is sent from inside the error's constructor. The program's
+# runner follows this text; its main(argv=None) is defined here.
+SIGNAL_INSIDE_TF_ERROR = '''
+import os, signal
+import tensorflow as tf
+from tensorflow.python.framework import errors_impl
+original = errors_impl.InvalidArgumentError.__init__
+def init(self, *args, **kwargs):
+  os.kill(os.getpid(), signal.SIGTERM)
+  original(self, *args, **kwargs)
+errors_impl.InvalidArgumentError.__init__ = init
+def main(argv=None):
+  with tf.Graph().as_default():
+    op = tf.constant(1.0).op
+  op.get_attr('no_such_attr')  # InvalidArgumentError, in native code.
+'''

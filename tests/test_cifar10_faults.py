@@ -19,7 +19,7 @@ import pytest
 import tensorflow as tf
 
 from cifar10 import cifar10_session
-from conftest import REPO, program_env, run_program
+from conftest import REPO, SIGNAL_INSIDE_TF_ERROR, program_env, run_program
 import testdata
 
 tf1 = tf.compat.v1
@@ -321,3 +321,14 @@ def _step_or_none(train_dir):
     return _step(train_dir)
   except (ValueError, tf.errors.OpError):
     return None
+
+
+@pytest.mark.parametrize('runner', [
+    "cifar10_cli.run_plain(main, 'demo')",
+    "cifar10_cli.run(main, sys.modules[__name__], 'demo')"])
+def test_a_signal_inside_tensorflows_own_error_is_still_a_stop(runner):
+  script = ('import sys\nfrom cifar10 import cifar10_cli\n'
+            "cifar10_cli.start('demo')\n" + SIGNAL_INSIDE_TF_ERROR + runner)
+  proc = run_program(['-c', script], check=False)
+  assert proc.stderr == 'demo: stopped by SIGTERM.\n', proc.stderr
+  assert proc.returncode == 128 + signal.SIGTERM

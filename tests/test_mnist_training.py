@@ -21,7 +21,7 @@ import types
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import REPO, program_env, run_program
+from conftest import REPO, SIGNAL_INSIDE_TF_ERROR, program_env, run_program
 
 import testdata
 from mnist import mnist_deep, mnist_softmax, training
@@ -459,3 +459,12 @@ def test_checkpoint_that_cannot_be_written_is_one_line(data_dir, tmp_path):
             if line.startswith('mnist_deep: error: ')]
   assert len(errors) == 1 and log_dir in errors[0], proc.stderr
   assert 'Graph execution error' not in errors[0]
+
+
+def test_a_signal_inside_tensorflows_own_error_is_still_a_stop():
+  script = ('from mnist import training\n' + SIGNAL_INSIDE_TF_ERROR +
+            "with training.program('demo'):\n  main()\n")
+  proc = run_program(['-c', script], check=False)
+  assert proc.stderr == ('demo: stopped by SIGTERM before training started; '
+                         'nothing was saved.\n'), proc.stderr
+  assert proc.returncode == 128 + signal.SIGTERM
