@@ -19,8 +19,9 @@ Summary of available functions:
 Importing this module loads nothing but Python's own modules (absl and
 TensorFlow come when a program runs), so start() runs within milliseconds
 of Python itself. Before that, in the interpreter's own first tens of
-milliseconds, a signal does what it does to any program: it ends it, with
-nothing written.
+milliseconds, a signal does what it does to any Python program: SIGTERM
+ends it silently, SIGINT with Python's KeyboardInterrupt; nothing has been
+written.
 """
 
 import importlib

@@ -8,6 +8,9 @@ yet), and only then imports its program and calls its run(). The programs
 call startup() at their top for `python prog.py` and `python -m`.
 
 This module uses only the standard library, so it loads in milliseconds.
+Before it does, in the interpreter's own first tens of milliseconds, a
+signal does what it does to any Python program: SIGTERM ends it silently,
+SIGINT with Python's KeyboardInterrupt; nothing has been written.
 
  startup('mnist_deep')    # SIGINT/SIGTERM: one line, exit 128 + signum
  run_and_finish(run)      # then a late signal changes nothing

@@ -2,6 +2,7 @@
 runner for the programs as a user starts them (a subprocess)."""
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -38,6 +39,44 @@ def run_program(args, cwd=REPO, timeout=600, env=None, check=True):
     pytest.fail('%s exited %d\n--- stdout\n%s\n--- stderr\n%s' % (
         ' '.join(args), proc.returncode, proc.stdout, proc.stderr))
   return proc
+
+
+def send_signal(proc, signum):
+  """Sends a signal to a program; returns whether its handlers were in place.
+
+  The programs install their SIGINT and SIGTERM handlers together, as their
+  first line. Before that, in the interpreter's own first tens of
+  milliseconds, SIGTERM has the system's default (killed, silently) and
+  SIGINT Python's (KeyboardInterrupt); so whether SIGTERM was caught or
+  ignored at the moment of sending says whose the signal was (Linux's
+  /proc/<pid>/status; the process is not reaped before its wait).
+
+  Args:
+    proc: a subprocess.Popen of a program.
+    signum: the signal to send.
+  """
+  with open('/proc/%d/status' % proc.pid) as status:
+    fields = dict(line.split(':', 1) for line in status if ':' in line)
+  bit = 1 << (signal.SIGTERM - 1)
+  handled = (int(fields['SigCgt'], 16) | int(fields['SigIgn'], 16)) & bit
+  proc.send_signal(signum)
+  return bool(handled)
+
+
+def check_interpreter_start(returncode, stdout, stderr, signum):
+  """Checks the end of a program signalled before its handlers were in place.
+
+  SIGTERM: killed by it, nothing printed. SIGINT: Python's KeyboardInterrupt
+  (a traceback, or killed by SIGINT when it reaches the top), nothing on
+  stdout. The caller checks that nothing was written.
+  """
+  assert stdout == '', stdout
+  if signum == signal.SIGTERM:
+    assert returncode == -signum and stderr == '', (returncode, stderr)
+  else:
+    assert returncode in (-signum, 1), (returncode, stderr)
+    assert stderr == '' or stderr.rstrip('\n').endswith(
+        'KeyboardInterrupt'), stderr
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import time
 
 import pytest
 import tensorflow as tf
-from conftest import REPO, run_program
+from conftest import REPO, check_interpreter_start, run_program
 from test_handwriting_pad import fc_log_dir  # noqa: F401 (a fixture)
 from test_mnist_training import CHECKPOINTS
 from test_mnist_training import data_dir  # noqa: F401 (a fixture)
@@ -84,10 +84,33 @@ def test_signal_while_tensorflow_loads(program, args, cwd, name):
   assert run.lines == {'stdout': [], 'stderr': [STARTUP % (program, name)]}
 
 
-def _outcome(run, program, name, log_dir):
-  """Checks a run signalled at some moment; returns what it had reached."""
-  assert 'Traceback' not in run.stderr, run.stderr
+@pytest.mark.parametrize('name', ['SIGINT', 'SIGTERM'])
+def test_a_signal_before_the_first_line(name, tmp_path):
+  # Sent as soon as the interpreter exists, before it has run a line of the
+  # program: the system's (or Python's) default, and nothing written.
+  log_dir = str(tmp_path / 'logs')
+  run = Running(['-c', command('mnist_deep'), '--log_dir', log_dir])
+  ours = run.send(signal.Signals[name])
+  run.finish()
+  assert not ours
+  check_interpreter_start(run.proc.returncode, run.stdout, run.stderr,
+                          signal.Signals[name])
+  assert not os.path.exists(log_dir)
+
+
+def _outcome(run, program, name, log_dir, ours):
+  """Checks a run signalled at some moment; returns what it had reached.
+
+  ours: whether the program's handlers were in place when it was sent.
+  """
   signum = signal.Signals[name]
+  if not ours and run.proc.returncode in (-signum, 1):
+    # The interpreter's first tens of milliseconds: not yet the program's.
+    check_interpreter_start(run.proc.returncode, run.stdout, run.stderr,
+                            signum)
+    assert not os.path.exists(log_dir)
+    return 'interpreter start'
+  assert 'Traceback' not in run.stderr, run.stderr
   hint = 'Watch training with: tensorboard --logdir %s' % log_dir
   other = [line for line in run.lines['stderr'] if line != hint]
   stdout = run.lines['stdout']
@@ -139,9 +162,9 @@ def test_signals_at_random_moments(program, data_dir, fc_log_dir, tmp_path):  # 
     name = rng.choice(['SIGINT', 'SIGTERM'])
     run = start(log_dir)
     time.sleep(max(0.0, delay - (time.time() - run.started)))
-    run.send(signal.Signals[name])
+    ours = run.send(signal.Signals[name])
     run.finish()
-    where = _outcome(run, program, name, log_dir)
+    where = _outcome(run, program, name, log_dir, ours)
     reached.append('%s at %.2f s: %s' % (name, delay, where))
     if program in CHECKPOINTS and os.path.isdir(log_dir):
       # Nothing lost: whatever checkpoint is there restores.

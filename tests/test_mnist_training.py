@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import REPO, SIGNAL_INSIDE_TF_ERROR, program_env, run_program
+from conftest import send_signal
 
 import testdata
 from mnist import mnist_deep, mnist_softmax, training
@@ -117,7 +118,8 @@ class Running(object):
       time.sleep(0.02)
 
   def send(self, signum):
-    self.proc.send_signal(signum)
+    """Sends a signal; returns whether the program's handlers had it."""
+    return send_signal(self.proc, signum)
 
   def finish(self, timeout=300):
     """Waits for the end; returns the exit status."""
