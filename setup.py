@@ -31,8 +31,8 @@ setuptools.setup(
         'gpu': ['tensorflow[and-cuda]' + _TF],
         'tensorboard': ['tensorboard' + _TF],
         'plot': ['matplotlib'],
-        'test': ['pytest', 'tensorboard' + _TF, 'matplotlib', 'ruff',
-                 'selenium'],
+        'test': ['pytest', 'pytest-xdist', 'tensorboard' + _TF,
+                 'matplotlib', 'ruff', 'selenium'],
     },
     entry_points={
         'console_scripts': [
