@@ -10,5 +10,5 @@ export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 ruff check cifar10 mnist scripts tests setup.py
 # Two processes, a test file each at a time (its module fixtures are built
 # once): most of the suite waits on programs starting and importing
-# TensorFlow, one core each (2-core machine B: 19-20 minutes, not 30).
+# TensorFlow, one core each (2-core machine B: 17-20 minutes, not 30).
 exec python -m pytest -n 2 --dist loadfile "$@"
