@@ -5,6 +5,13 @@ cifar10_train, cifar10_eval and cifar10_multi_gpu_train (the programs).
 """
 
 import importlib.util
+import os
+
+# Anaconda's numpy on Windows loads Intel's Fortran runtime, whose own Ctrl+C
+# handler kills the process ('forrtl: error (200): program aborting due to
+# control-C event') before Python's can stop training cleanly. It reads
+# this variable when it loads, so it is set before anything imports numpy.
+os.environ.setdefault('FOR_DISABLE_CONSOLE_CTRL_HANDLER', '1')
 
 # TensorFlow is an extra (tensorflow-cpu or tensorflow[and-cuda]), as with
 # TensorFlow's own add-ons, so say how to get it instead of a bare

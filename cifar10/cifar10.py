@@ -28,6 +28,7 @@ import os
 from absl import flags
 import tensorflow as tf
 
+from cifar10 import cifar10_cli
 from cifar10 import cifar10_download
 from cifar10 import cifar10_input
 from cifar10 import cifar10_layers
@@ -45,7 +46,9 @@ NUM_EXAMPLES_PER_EPOCH_FOR_EVAL = cifar10_input.NUM_EXAMPLES_PER_EPOCH_FOR_EVAL
 # Basic model parameters: the defaults of the functions below and of the
 # flags that the programs pass to them.
 BATCH_SIZE = 128  # Number of images to process in a batch.
-DATA_DIR = '/tmp/cifar10_data'  # Holds cifar-10-batches-bin or the tarball.
+# Holds cifar-10-batches-bin or the tarball: /tmp/cifar10_data, which is
+# \\tmp\\cifar10_data on the current drive on Windows.
+DATA_DIR = cifar10_cli.tmp_dir('cifar10_data')
 MODELS = ('cifar10', 'vgg16')  # The tutorial's network, and VGG-16.
 
 # Constants describing the training process.

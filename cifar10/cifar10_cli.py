@@ -2,9 +2,16 @@
 
 Summary of available functions:
 
- # First thing a program does, before TensorFlow loads: Ctrl-C or SIGTERM
- # from now on ends it with one line, not a traceback.
+ # First thing a program does, before TensorFlow loads: Ctrl-C (Ctrl+Break
+ # on Windows) or SIGTERM from now on ends it with one line, not a
+ # traceback; and every line it prints can be written to the console.
  start(prog)
+ SIGNALS                    # the signals that stop a program, here
+
+ # The tutorial's /tmp folders, as this system spells them, and a path as
+ # a user types it in a command (for the hints programs print).
+ folder = tmp_dir('cifar10_train')  # \\tmp\\cifar10_train on Windows
+ text = command_path(folder)
 
  # absl.app.run(main), where --help prints the program's docstring and all
  # of its flags (its own and those of the library modules it adopts), a bad
@@ -22,17 +29,42 @@ of Python itself. Before that, in the interpreter's own first tens of
 milliseconds, a signal does what it does to any Python program: SIGTERM
 ends it silently, SIGINT with Python's KeyboardInterrupt; nothing has been
 written.
+
+Windows has no SIGTERM from other processes (a program there is ended
+without warning, as by kill -9 elsewhere); Ctrl+C and Ctrl+Break are its
+signals.
 """
 
+import contextlib
 import importlib
+import importlib.abc
+import importlib.util
 import os
+import re
+import shlex
 import signal
 import sys
+import tempfile
 
 # What asks for help, as absl and argparse spell it.
 HELP_ARGS = ('-h', '-help', '--help', '--helpshort', '-?')
 # Exit status after a signal, as a shell reports a process killed by it.
 SIGNAL_EXIT_BASE = 128
+# What stops a program: Ctrl-C, `kill`, and Windows' Ctrl+Break.
+SIGNALS = tuple(getattr(signal, name) for name in ('SIGINT', 'SIGTERM',
+                                                   'SIGBREAK')
+                if hasattr(signal, name))
+# What a console or a file redirected from it cannot encode comes out as
+# \uXXXX instead of ending the program (a Windows console is cp950 or
+# cp1252, and a path may hold any character).
+CONSOLE_ERRORS = 'backslashreplace'
+# What TensorFlow writes to stderr while it loads, before its logging is
+# set up and whatever TF_CPP_MIN_LOG_LEVEL says: absl's notice that it is
+# not, and INFO lines ('oneDNN custom operations are on'). Kept off the
+# terminal; its warnings and errors are not.
+TENSORFLOW_IMPORT_NOTICES = re.compile(
+    rb'WARNING: All log messages before absl::InitializeLog\(\) is called '
+    rb'are written to STDERR$|I\d{4} [\d:.]+ +\d+ \S+:\d+\] ')
 
 
 class Stopped(KeyboardInterrupt):
@@ -47,11 +79,17 @@ class Stopped(KeyboardInterrupt):
     self.signal_name = signal_name
 
 
+class _Terminal(object):
+  """Where stderr goes while TensorFlow's import borrows descriptor 2."""
+  fd = 2
+
+
 def _quit_at_once(prog):
   def handle(signum, frame):
     del frame
-    os.write(2, ('%s: stopped by %s while starting; nothing was written.\n'
-                 % (prog, signal.Signals(signum).name)).encode())
+    os.write(_Terminal.fd, (
+        '%s: stopped by %s while starting; nothing was written.\n' % (
+            prog, signal.Signals(signum).name)).encode())
     # Nothing is open yet, so nothing needs unwinding: and an exception
     # raised inside TensorFlow's import would print a traceback.
     os._exit(SIGNAL_EXIT_BASE + signum)
@@ -70,8 +108,65 @@ def _raise_stopped(signum, frame):
 
 
 def _install(handler):
-  for signum in (signal.SIGINT, signal.SIGTERM):
+  for signum in SIGNALS:
     signal.signal(signum, handler)
+
+
+def console_safe():
+  """Makes stdout and stderr replace what their encoding cannot write."""
+  for stream in (sys.stdout, sys.stderr):
+    if hasattr(stream, 'reconfigure'):  # Not when a caller replaced it.
+      stream.reconfigure(errors=CONSOLE_ERRORS)
+
+
+@contextlib.contextmanager
+def _notices_kept_off():
+  """Keeps TENSORFLOW_IMPORT_NOTICES off stderr in the with-block.
+
+  They come from TensorFlow's C++ code, so descriptor 2 itself goes to a
+  file meanwhile; then every other line is passed on.
+  """
+  sys.stderr.flush()
+  try:
+    saved = os.dup(2)
+    log = tempfile.TemporaryFile()
+  except OSError:
+    yield
+    return
+  os.dup2(log.fileno(), 2)
+  _Terminal.fd = saved
+  try:
+    yield
+  finally:
+    sys.stderr.flush()
+    os.dup2(saved, 2)
+    _Terminal.fd = 2
+    os.close(saved)
+    log.seek(0)
+    kept = [line for line in log.read().splitlines(True)
+            if not TENSORFLOW_IMPORT_NOTICES.match(line.rstrip(b'\r\n'))]
+    log.close()
+    if kept:
+      os.write(2, b''.join(kept))
+
+
+class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
+  """Finds tensorflow for whoever imports it first, and loads it quietly."""
+
+  def find_spec(self, fullname, path=None, target=None):
+    del path, target
+    if fullname != 'tensorflow':
+      return None
+    sys.meta_path.remove(self)  # Once, and not for the lookup below.
+    spec = importlib.util.find_spec(fullname)
+    if spec is not None and spec.loader is not None:
+      load = spec.loader.exec_module
+
+      def exec_module(module):
+        with _notices_kept_off():
+          load(module)
+      spec.loader.exec_module = exec_module
+    return spec
 
 
 def start(prog):
@@ -79,11 +174,56 @@ def start(prog):
 
   Call it before importing TensorFlow (which takes seconds): until run()
   begins the program, a signal exits at once with status 128 + signal.
+  Also makes every line printable (see console_safe), and keeps the
+  notices TensorFlow prints while it loads off the terminal
+  (TENSORFLOW_IMPORT_NOTICES).
 
   Args:
     prog: the program's name, which starts the line.
   """
+  console_safe()
   _install(_quit_at_once(prog))
+  if 'tensorflow' not in sys.modules and not any(
+      isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
+    sys.meta_path.insert(0, _QuietTensorFlowImport())
+
+
+def tmp_dir(*parts, path=os.path):
+  """A folder under the tutorial's /tmp, spelled for this system.
+
+  The original's defaults were '/tmp/cifar10_train' and the like. On
+  Windows such a path means \\tmp\\cifar10_train on the current drive
+  (C:\\tmp\\cifar10_train when working in C:, as the course's lab does after
+  `mkdir tmp`): the same folder, written the way that system writes it.
+
+  Args:
+    *parts: the folders below /tmp.
+    path: the path module (os.path; ntpath or posixpath in tests).
+
+  Returns:
+    The path, e.g. '/tmp/cifar10_train' or '\\tmp\\cifar10_train'.
+  """
+  return path.join(path.sep, 'tmp', *parts)
+
+
+def command_path(folder, path=os.path):
+  """A path as a user types it in a command on this system.
+
+  Separators are the system's own, and a path with spaces (or other
+  characters the shell would split on) is quoted: "..." for Windows' cmd
+  and PowerShell, '...' for a POSIX shell.
+
+  Args:
+    folder: a path.
+    path: the path module (os.path; ntpath or posixpath in tests).
+
+  Returns:
+    The text to type.
+  """
+  text = path.normpath(folder) if folder else folder
+  if path.sep == '\\':
+    return '"%s"' % text if any(c in text for c in ' &()^;,=') else text
+  return shlex.quote(text)
 
 
 def error_line(prog, error):

@@ -232,9 +232,9 @@ def _extract(tarball, data_dir):
       if not _missing_files(dest):
         return  # Another process finished first: keep its folder.
       # Move the incomplete folder aside; it is deleted with tmp.
-      os.rename(dest, os.path.join(tmp, 'incomplete'))
+      os.replace(dest, os.path.join(tmp, 'incomplete'))
     try:
-      os.rename(src, dest)
+      os.replace(src, dest)
     except OSError:
       if _missing_files(dest):
         raise

@@ -46,8 +46,9 @@ from cifar10 import mixed_precision as mixed_precision_lib
 tf1 = tf.compat.v1
 FLAGS = flags.FLAGS
 
-EVAL_DIR = '/tmp/cifar10_eval'  # Where the precision summaries go.
-CHECKPOINT_DIR = '/tmp/cifar10_train'  # cifar10_train's --train_dir.
+# Where the precision summaries go (\\tmp\\cifar10_eval on Windows).
+EVAL_DIR = cifar10_cli.tmp_dir('cifar10_eval')
+CHECKPOINT_DIR = cifar10_cli.tmp_dir('cifar10_train')  # --train_dir's.
 NUM_EXAMPLES = 10000  # The whole test set.
 EVAL_INTERVAL_SECS = 300  # At least this long between two evaluations.
 POLL_SECS = 1.0  # How often to look for a new checkpoint.
@@ -253,7 +254,8 @@ def evaluate(checkpoint_dir=CHECKPOINT_DIR, eval_dir=EVAL_DIR,
       print('No checkpoint file found')
       raise ValueError('no checkpoint in %s: train first (cifar10_train '
                        '--train_dir %s) or point --checkpoint_dir at one'
-                       % (checkpoint_dir, checkpoint_dir))
+                       % (checkpoint_dir,
+                          cifar10_cli.command_path(checkpoint_dir)))
     checkpoints = [latest]
   else:
     if not checkpoint_files.read_state(checkpoint_dir)[0]:

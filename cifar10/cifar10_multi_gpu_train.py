@@ -66,6 +66,11 @@ from cifar10 import mixed_precision as mixed_precision_lib
 tf1 = tf.compat.v1
 FLAGS = flags.FLAGS
 
+# Where TensorFlow has no GPU build at all (native Windows since 2.11), the
+# note about missing GPUs says so.
+NO_GPU_BUILD = {'nt': ' (TensorFlow has no GPU build for native Windows '
+                      'since 2.11: use WSL2 for a GPU)'}.get(os.name, '')
+
 flags.DEFINE_integer('num_gpus', 1, 'How many GPUs (towers) to use.',
                      lower_bound=1)
 flags.DEFINE_enum('tower_device', 'gpu', ['gpu', 'cpu'],
@@ -270,7 +275,7 @@ def train(train_dir=cifar10_session.TRAIN_DIR,
     found = len(tf.config.list_physical_devices('GPU'))
     if found < num_towers:
       print('Note: %d GPU towers asked for, %d GPU(s) found: soft placement '
-            'puts the rest on the CPU.' % (num_towers, found))
+            'puts the rest on the CPU%s.' % (num_towers, found, NO_GPU_BUILD))
   print('Training %d tower(s) on %s: %d images each, %d per step.' % (
       num_towers, ', '.join(devices), batch_size, batch_size * num_towers))
   with lock, tf.Graph().as_default(), tf.device('/cpu:0'):

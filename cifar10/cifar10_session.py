@@ -25,7 +25,6 @@ programs' main() functions read them.
 
 import collections
 from datetime import datetime
-import fcntl
 import os
 import signal
 import socket
@@ -37,17 +36,28 @@ import time
 from absl import flags
 import tensorflow as tf
 
+try:
+  import fcntl  # POSIX: flock.
+except ImportError:  # Windows: a byte-range lock through the C runtime.
+  fcntl = None
+  import msvcrt
+
 from cifar10 import checkpoint_files
+from cifar10 import cifar10_cli
 from cifar10 import mixed_precision as mixed_precision_lib
 
 tf1 = tf.compat.v1
 
-TRAIN_DIR = '/tmp/cifar10_train'  # Where checkpoints and summaries go.
+# Where checkpoints and summaries go (\\tmp\\cifar10_train on Windows).
+TRAIN_DIR = cifar10_cli.tmp_dir('cifar10_train')
 MAX_STEPS = 1000000  # The original's default number of batches to run.
 LOG_FREQUENCY = 10  # Steps between log lines.
 SAVE_CHECKPOINT_SECS = 600  # Seconds between checkpoints.
 SAVE_SUMMARIES_STEPS = 100  # Steps between TensorBoard summaries.
-LOCK_FILE = '.trainer.lock'  # Held (flock) by the one trainer of a folder.
+LOCK_FILE = '.trainer.lock'  # Locked by the one trainer of a folder.
+# Windows locks a range of bytes, which then no other process may read: the
+# lock is on one byte far past the holder's line, which stays readable.
+WINDOWS_LOCK_OFFSET = 1 << 30
 
 flags.DEFINE_string('train_dir', TRAIN_DIR,
                     'Directory where to write event logs and checkpoint.')
@@ -153,7 +163,7 @@ class StopOnSignalHook(tf1.train.SessionRunHook):
     self.signal_name = None
     self._previous = {}
 
-  def _handle(self, signum, frame):
+  def _handle(self, signum, frame):  # Ctrl-C, SIGTERM, Ctrl+Break.
     del frame
     if self.signal_name and signum == signal.SIGINT:
       raise KeyboardInterrupt
@@ -162,7 +172,7 @@ class StopOnSignalHook(tf1.train.SessionRunHook):
   def begin(self):
     # Handlers can only be installed from the main thread.
     if threading.current_thread() is threading.main_thread():
-      for signum in (signal.SIGINT, signal.SIGTERM):
+      for signum in cifar10_cli.SIGNALS:
         self._previous[signum] = signal.signal(signum, self._handle)
 
   def after_run(self, run_context, run_values):
@@ -180,38 +190,67 @@ class StopOnSignalHook(tf1.train.SessionRunHook):
     self._previous = {}
 
 
-class TrainDirLock(object):
-  """The one trainer of a train_dir holds this: an flock on a file in it.
+def _lock(fd):
+  """Locks an open file for this process, or raises OSError if another has.
 
-  The kernel drops an flock when its process ends, however it ends (kill -9
-  included), so a dead trainer never leaves a stale lock behind. The file
-  says who holds it, for the refusal message. A context manager; release()
-  unlocks.
+  An operating-system lock: the system drops it when its process ends,
+  however it ends (kill -9, a closed console window, a crash).
+  """
+  if fcntl:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  else:
+    os.lseek(fd, WINDOWS_LOCK_OFFSET, os.SEEK_SET)
+    msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+
+def _unlock(fd):
+  if fcntl:
+    fcntl.flock(fd, fcntl.LOCK_UN)
+  else:
+    os.lseek(fd, WINDOWS_LOCK_OFFSET, os.SEEK_SET)
+    msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+
+class TrainDirLock(object):
+  """The one trainer of a train_dir holds this: a lock on a file in it.
+
+  An operating-system lock (flock on POSIX, a byte-range lock on Windows),
+  which the system drops when its process ends, however it ends: a dead
+  trainer never leaves a stale lock behind. The file says who holds it,
+  for the refusal message. A context manager; release() unlocks.
   """
 
   def __init__(self, train_dir):
     self.path = os.path.join(train_dir, LOCK_FILE)
-    self._file = open(self.path, 'a+')
+    self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-      fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      _lock(self._fd)
     except OSError:
-      self._file.seek(0)
-      holder = self._file.read().strip() or 'another process'
-      self._file.close()
+      os.close(self._fd)
+      self._fd = None
+      try:
+        with open(self.path, encoding='utf-8', errors='replace') as f:
+          holder = f.read(200).strip()
+      except OSError:
+        holder = ''
       raise ValueError(
           'another trainer is using --train_dir %s (%s): wait for it to '
-          'finish or stop it, or use another --train_dir' % (train_dir,
-                                                             holder)) from None
-    self._file.seek(0)
-    self._file.truncate()
-    self._file.write('pid %d, %s on %s, since %s' % (
+          'finish or stop it, or use another --train_dir' % (
+              train_dir, holder or 'another process')) from None
+    os.ftruncate(self._fd, 0)
+    os.lseek(self._fd, 0, os.SEEK_SET)
+    os.write(self._fd, ('pid %d, %s on %s, since %s' % (
         os.getpid(), os.path.basename(sys.argv[0] or 'python'),
-        socket.gethostname(), datetime.now().strftime('%Y-%m-%d %H:%M:%S')))
-    self._file.flush()
+        socket.gethostname(), datetime.now().strftime('%Y-%m-%d %H:%M:%S'))
+                        ).encode('utf-8'))
 
   def release(self):
-    if not self._file.closed:
-      self._file.close()  # Closing the file drops the flock.
+    if self._fd is not None:
+      fd, self._fd = self._fd, None
+      try:
+        _unlock(fd)
+      finally:
+        os.close(fd)
 
   def __enter__(self):
     return self
@@ -333,7 +372,8 @@ def run_training(train_op, loss, train_dir, max_steps, batch_size,
     # and start again from step 0: look first.
     checkpoint_files.latest_intact(train_dir)
     print('Writing checkpoints and summaries to %s' % train_dir)
-    print('Watch training with: tensorboard --logdir %s' % train_dir)
+    print('Watch training with: tensorboard --logdir %s'
+          % cifar10_cli.command_path(train_dir))
     sys.stdout.flush()
   try:
     with tf1.train.MonitoredTrainingSession(

@@ -20,6 +20,7 @@ averaged down by a whole factor at once (every use here ends at 32x32 or
 """
 
 import contextlib
+import glob
 import os
 import re
 import struct
@@ -40,17 +41,24 @@ def find_images(paths):
   Args:
     paths: files and folders. A file is taken whatever its extension; a
       folder gives its PNG/JPEG/GIF/BMP files (not its sub-folders'),
-      hidden ones skipped.
+      hidden ones skipped. A pattern such as *.jpg that names no file is
+      expanded here: Windows' cmd and PowerShell leave that to the program.
 
   Returns:
     A list of file paths.
 
   Raises:
-    ValueError: a path does not exist, or a folder holds no images.
+    ValueError: a path does not exist (nor does a pattern match), or a
+      folder holds no images.
   """
   files = []
   for path in paths:
-    if os.path.isdir(path):
+    if not os.path.exists(path) and any(c in path for c in '*?['):
+      matched = sorted(glob.glob(path))
+      if not matched:
+        raise ValueError('no file matches %s' % path)
+      files += find_images(matched)
+    elif os.path.isdir(path):
       found = [os.path.join(path, n) for n in sorted(os.listdir(path))
                if not n.startswith('.') and
                n.lower().endswith(IMAGE_EXTENSIONS)
@@ -120,7 +128,7 @@ def _quiet_stderr():
     yield
     return
   try:
-    with open(os.devnull, 'w') as null:
+    with open(os.devnull, 'wb') as null:
       os.dup2(null.fileno(), 2)
       yield
   finally:

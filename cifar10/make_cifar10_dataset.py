@@ -319,19 +319,21 @@ def write_dataset(output_dir, train, test, classes, overwrite=False):
       files[name] = len(part)
     write_records(os.path.join(folder, TEST_FILE), test[0], test[1])
     files[TEST_FILE] = len(test[0])
-    with open(os.path.join(folder, META_FILE), 'w') as f:
+    # UTF-8 whatever the system's code page: class names are folder names.
+    with open(os.path.join(folder, META_FILE), 'w', encoding='utf-8') as f:
       f.write(''.join(c + '\n' for c in classes))
     _write_tarball(os.path.join(tmp, TARBALL), folder)
     md5 = cifar10_download.file_md5(os.path.join(tmp, TARBALL))
-    with open(os.path.join(tmp, TARBALL + '.md5'), 'w') as f:
+    with open(os.path.join(tmp, TARBALL + '.md5'), 'w',
+              encoding='utf-8') as f:
       f.write('%s  %s\n' % (md5, TARBALL))
     # Old outputs go into tmp first (deleted with it), then the new ones
     # take their names.
     for i, path in enumerate(finals):
       if os.path.lexists(path):
-        os.rename(path, os.path.join(tmp, 'old%d' % i))
+        os.replace(path, os.path.join(tmp, 'old%d' % i))
     for path in finals:
-      os.rename(os.path.join(tmp, os.path.basename(path)), path)
+      os.replace(os.path.join(tmp, os.path.basename(path)), path)
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
   return {'dir': finals[0], 'tarball': finals[1], 'md5_file': finals[2],
@@ -355,7 +357,8 @@ def summary(written, train_labels, test_labels, classes, ignored=()):
         len(ignored), 's' if len(ignored) > 1 else '',
         'are' if len(ignored) > 1 else 'is', '/'.join(IMAGE_EXTENSIONS),
         ', '.join(ignored[:3]), ', ...' if len(ignored) > 3 else ''))
-  files, out = written['files'], os.path.dirname(written['dir'])
+  files = written['files']
+  out = cifar10_cli.command_path(os.path.dirname(written['dir']))
   lines += [
       'Data set: %s' % written['dir'],
       '  data_batch_1..5.bin: %s images; %s: %d; %s' % (

@@ -23,7 +23,13 @@ Summary of available functions:
  wrap = optimizer_wrapper(mode)         # for cifar10.train: None, or
  opt = loss_scale_optimizer(opt)        # float16's dynamic loss scaling
  keep_loss_scale_out_of_checkpoints()   # its variables are local ones
- cpu_has_bfloat16(), cpu_model()        # from /proc/cpuinfo
+ cpu_has_bfloat16(), cpu_model()        # from /proc/cpuinfo (Linux)
+
+Only Linux tells the CPU's features in a file (/proc/cpuinfo). On Windows
+and macOS the bfloat16 check cannot be made: --mixed_precision says so in
+one line and runs in float32 (unless there is a GPU), which is right for
+the laptops the course runs on (none of Apple's or the usual Intel and AMD
+laptop CPUs has oneDNN's bfloat16 arithmetic).
 """
 
 import sys
@@ -57,13 +63,17 @@ def cpu_has_bfloat16(cpuinfo=None):
 
   Args:
     cpuinfo: the text of /proc/cpuinfo (default: read it).
+
+  Returns:
+    True or False; None where the system does not tell (no /proc/cpuinfo:
+    Windows, macOS).
   """
   text = _cpuinfo() if cpuinfo is None else cpuinfo
   for line in text.splitlines():
     if line.startswith('flags'):
       return bool(set(line.split(':', 1)[1].split()) &
                   set(BFLOAT16_CPU_FLAGS))
-  return False
+  return None
 
 
 def cpu_model(cpuinfo=None):
@@ -112,6 +122,11 @@ def choose(requested, prog, training=True, use_fp16=False):
     mode = 'float16'
   elif cpu_has_bfloat16():
     mode = 'bfloat16'
+  elif cpu_has_bfloat16() is None:
+    print('%s: --mixed_precision: this system does not tell whether its CPU '
+          'has bfloat16 arithmetic (only Linux does, in /proc/cpuinfo) and '
+          'there is no GPU; this runs in float32.' % prog)
+    return 'float32'
   else:
     print('%s: --mixed_precision: %s has no bfloat16 arithmetic (AVX-512 '
           'BF16 or AMX) and there is no GPU; 16-bit math would be slower '

@@ -67,18 +67,21 @@ from cifar10 import precision_plots
 from mnist import int_at_least
 from mnist import new_parser
 from mnist import parse_flags
+from mnist import tmp_dir
 
 PROG = 'precision_vs_steps'
 TUTORIALS = ('mnist', 'cifar10')
 DEFAULT_STEPS = {  # The labs' step counts.
     'mnist': (1000, 2000, 5000, 10000),
     'cifar10': (1000, 2000, 5000, 10000, 20000, 50000, 100000)}
-TMP = os.getenv('TEST_TMPDIR', '/tmp')
+# Under /tmp (\\tmp on the current drive on Windows), or $TEST_TMPDIR as
+# fully_connected_feed's original.
+TMP = os.getenv('TEST_TMPDIR')
 DEFAULT_OUTPUT_DIRS = {
-    'mnist': os.path.join(TMP, 'tensorflow/mnist/precision_vs_steps'),
-    'cifar10': os.path.join(TMP, 'cifar10_precision_vs_steps')}
-MNIST_DATA_DIR = os.path.join(TMP, 'tensorflow/mnist/input_data')
-CIFAR10_DATA_DIR = '/tmp/cifar10_data'  # cifar10_train's default.
+    'mnist': tmp_dir('tensorflow', 'mnist', 'precision_vs_steps', root=TMP),
+    'cifar10': tmp_dir('cifar10_precision_vs_steps', root=TMP)}
+MNIST_DATA_DIR = tmp_dir('tensorflow', 'mnist', 'input_data', root=TMP)
+CIFAR10_DATA_DIR = cifar10_cli.tmp_dir('cifar10_data')  # cifar10_train's.
 SPLITS = precision_plots.SPLITS  # fully_connected_feed's evaluations.
 MNIST_FIELDS = ('max_steps', 'train_precision', 'validation_precision',
                 'test_precision', 'seconds')
@@ -93,8 +96,9 @@ NO_MATPLOTLIB = '%s: error: %s' % (PROG, precision_plots.NO_MATPLOTLIB)
 
 def _end_with_parent():
   # On Linux, a trainer whose parent is killed (kill -9) gets SIGTERM, so
-  # it saves a checkpoint and stops instead of training on unseen, where a
-  # rerun would start a second trainer beside it.
+  # it saves a checkpoint and stops instead of training on unseen. (macOS
+  # and Windows have no such thing: there it trains on, and a rerun is
+  # refused by its --train_dir lock, naming it, until it ends.)
   try:
     import ctypes
     ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -102,15 +106,38 @@ def _end_with_parent():
     pass
 
 
+def _start_options():
+  """How to start a program so that a stop passed on stops it cleanly."""
+  if os.name == 'nt':
+    # Windows ends a process told to stop by another (TerminateProcess)
+    # without warning; what it can pass on is a console Ctrl+Break event,
+    # to a process group. So the program gets a group of its own (where
+    # the console's Ctrl+C does not reach it: this process passes it on).
+    return {'creationflags': subprocess.CREATE_NEW_PROCESS_GROUP}
+  return {'preexec_fn': _end_with_parent}
+
+
+def _ask_to_stop(proc):
+  """Passes a stop on: the program saves a checkpoint and ends."""
+  if os.name == 'nt':
+    proc.send_signal(signal.CTRL_BREAK_EVENT)
+  else:
+    proc.send_signal(signal.SIGTERM)
+
+
 def _run(module, args, log=None):
   """Runs `python -m module args`, echoing its output; returns the output.
 
-  Ctrl-C or SIGTERM while it runs is passed on to it (a trainer then saves
-  a checkpoint), and raised here once it has ended.
+  Ctrl-C or SIGTERM (Ctrl+Break on Windows) while it runs is passed on to
+  it (a trainer then saves a checkpoint), and raised here once it has ended.
   """
+  # Its output comes through a pipe in UTF-8 whatever the console's code
+  # page, and goes out through this process's console-safe stdout.
+  env = dict(os.environ, PYTHONIOENCODING='utf-8')
   proc = subprocess.Popen([sys.executable, '-m', module] + list(args),
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, bufsize=1, preexec_fn=_end_with_parent)
+                          encoding='utf-8', errors='replace', bufsize=1,
+                          env=env, **_start_options())
   lines, stopped = [], None
   while True:
     try:
@@ -125,7 +152,7 @@ def _run(module, args, log=None):
       # Pass it on, then keep echoing while the program saves and ends.
       stopped = stopped or e
       if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
+        _ask_to_stop(proc)
   proc.wait()
   if stopped:
     raise stopped
@@ -157,7 +184,7 @@ def measure(steps, input_data_dir, output_dir, fake_data=False):
   for max_steps in steps:
     log_dir = os.path.join(output_dir, 'logs', 'steps_%d' % max_steps)
     print('=== fully_connected_feed --max_steps=%d --log_dir=%s'
-          % (max_steps, log_dir))
+          % (max_steps, cifar10_cli.command_path(log_dir)))
     sys.stdout.flush()
     start = time.time()
     out = _run('mnist.fully_connected_feed', [
@@ -187,7 +214,7 @@ def _read_progress(output_dir):
   if not os.path.exists(path):
     return {'train_seconds': 0.0, 'pending': None}
   try:
-    with open(path) as f:
+    with open(path, encoding='utf-8') as f:
       progress = json.load(f)
     return {'train_seconds': float(progress['train_seconds']),
             'pending': progress.get('pending')}
@@ -199,7 +226,7 @@ def _read_progress(output_dir):
 def _write_progress(output_dir, progress):
   # Written whole under another name, then renamed: never half a file.
   path = os.path.join(output_dir, PROGRESS_NAME)
-  with open(path + '.tmp', 'w') as f:
+  with open(path + '.tmp', 'w', encoding='utf-8') as f:
     json.dump(progress, f)
   os.replace(path + '.tmp', path)
 
@@ -212,7 +239,7 @@ def read_cifar10_csv(path):
   """
   if not os.path.exists(path):
     return []
-  with open(path, newline='') as f:
+  with open(path, newline='', encoding='utf-8') as f:
     reader = csv.DictReader(f)
     if tuple(reader.fieldnames or ()) != CIFAR10_FIELDS:
       raise ValueError('%s is not a CIFAR-10 precision_vs_steps CSV (its '
@@ -229,7 +256,7 @@ def read_cifar10_csv(path):
 
 def write_csv(rows, path, fields):
   """Writes rows (dicts) as CSV with the given columns, atomically."""
-  with open(path + '.tmp', 'w', newline='') as f:
+  with open(path + '.tmp', 'w', newline='', encoding='utf-8') as f:
     writer = csv.writer(f)
     writer.writerow(fields)
     for row in rows:
@@ -251,10 +278,10 @@ def _keep_checkpoint(train_dir, step, folder):
   os.makedirs(tmp)
   for f in files:
     shutil.copy2(f, tmp)
-  with open(os.path.join(tmp, 'checkpoint'), 'w') as f:
+  with open(os.path.join(tmp, 'checkpoint'), 'w', encoding='utf-8') as f:
     f.write('model_checkpoint_path: "model.ckpt-%d"\n' % step)
   shutil.rmtree(folder, ignore_errors=True)
-  os.rename(tmp, folder)
+  os.replace(tmp, folder)
 
 
 def _checkpoint_step(train_dir):
@@ -262,7 +289,7 @@ def _checkpoint_step(train_dir):
   path = os.path.join(train_dir, 'checkpoint')
   if not os.path.exists(path):
     return 0
-  with open(path, errors='replace') as f:
+  with open(path, encoding='utf-8', errors='replace') as f:
     found = re.search(r'^model_checkpoint_path: ".*model\.ckpt-(\d+)"',
                       f.read(), re.M)
   return int(found.group(1)) if found else 0
@@ -313,7 +340,8 @@ def measure_cifar10(steps, data_dir, output_dir, train_dir=None,
       reached = _train_stretch(target, data_dir, train_dir, batch_size,
                                mode_flags, output_dir, progress)
       _keep_checkpoint(train_dir, target, kept)
-    print('=== cifar10_eval --run_once --checkpoint_dir %s' % kept)
+    print('=== cifar10_eval --run_once --checkpoint_dir %s'
+          % cifar10_cli.command_path(kept))
     sys.stdout.flush()
     out = _run('cifar10.cifar10_eval', [
         '--data_dir', data_dir, '--checkpoint_dir', kept, '--eval_dir',
@@ -331,8 +359,8 @@ def measure_cifar10(steps, data_dir, output_dir, train_dir=None,
 def _train_stretch(target, data_dir, train_dir, batch_size, mode_flags,
                    output_dir, progress):
   """cifar10_train up to step target; the stretch's row goes in progress."""
-  print('=== cifar10_train --max_steps %d --train_dir %s' % (target,
-                                                            train_dir))
+  print('=== cifar10_train --max_steps %d --train_dir %s' % (
+      target, cifar10_cli.command_path(train_dir)))
   sys.stdout.flush()
   rates = []
 

@@ -22,6 +22,7 @@ does), with the moving averages of the weights restored.
 import tensorflow as tf
 
 from cifar10 import cifar10
+from cifar10 import cifar10_cli
 from cifar10 import cifar10_input
 from mnist import trained_models as mnist_models
 from mnist.trained_models import latest_checkpoint
@@ -34,7 +35,8 @@ MNIST_MODELS = mnist_models.MNIST_MODELS  # 28x28 grey digits.
 CIFAR10_MODELS = ('cifar10', 'vgg16')  # 32x32 colour images.
 MODELS = MNIST_MODELS + CIFAR10_MODELS
 DEFAULT_DIRS = dict(mnist_models.DEFAULT_DIRS,  # Where each trainer writes.
-                    cifar10='/tmp/cifar10_train', vgg16='/tmp/cifar10_train')
+                    cifar10=cifar10_cli.tmp_dir('cifar10_train'),
+                    vgg16=cifar10_cli.tmp_dir('cifar10_train'))
 
 
 def model_in(checkpoint):

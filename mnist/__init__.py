@@ -16,10 +16,21 @@ Here, for the programs:
  parser = new_parser(PROG, __doc__)    # --help: the docstring, every flag
  flags = parse_flags(parser, argv)     # strict, with suggestions
  parser.add_argument(..., type=int_at_least(1))
+ folder = tmp_dir('tensorflow', 'mnist', 'input_data')  # the original's
+                                 # /tmp/..., \\tmp\\... on Windows
+ text = command_path(folder)     # as typed in a command on this system
 """
 
 import argparse
 import importlib.util
+import os
+import shlex
+
+# Anaconda's numpy on Windows loads Intel's Fortran runtime, whose own Ctrl+C
+# handler kills the process ('forrtl: error (200): program aborting due to
+# control-C event') before Python's can stop training cleanly. It reads
+# this variable when it loads, so it is set before anything imports numpy.
+os.environ.setdefault('FOR_DISABLE_CONSOLE_CTRL_HANDLER', '1')
 
 # TensorFlow is an extra (tensorflow-cpu or tensorflow[and-cuda]), as with
 # TensorFlow's own add-ons, so say how to get it instead of a bare
@@ -109,3 +120,43 @@ def int_at_least(low):
     return value
   parse.__name__ = 'int'  # argparse names the type in its messages.
   return parse
+
+
+def tmp_dir(*parts, root=None, path=os.path):
+  """A folder under the tutorial's /tmp, spelled for this system.
+
+  The originals' defaults were '/tmp/tensorflow/mnist/...'. On Windows such
+  a path means \\tmp\\tensorflow\\mnist\\... on the current drive (C:\\tmp\\...
+  when working in C:, as the course's lab does after `mkdir tmp`): the same
+  folder, written the way that system writes it.
+
+  Args:
+    *parts: the folders below /tmp.
+    root: a folder to use instead of /tmp (fully_connected_feed's original
+      honoured $TEST_TMPDIR).
+    path: the path module (os.path; ntpath or posixpath in tests).
+
+  Returns:
+    The path, e.g. '/tmp/tensorflow/mnist/input_data'.
+  """
+  return path.join(root or path.join(path.sep, 'tmp'), *parts)
+
+
+def command_path(folder, path=os.path):
+  """A path as a user types it in a command on this system.
+
+  Separators are the system's own, and a path with spaces (or other
+  characters the shell would split on) is quoted: "..." for Windows' cmd
+  and PowerShell, '...' for a POSIX shell.
+
+  Args:
+    folder: a path.
+    path: the path module (os.path; ntpath or posixpath in tests).
+
+  Returns:
+    The text to type.
+  """
+  text = path.normpath(folder) if folder else folder
+  if path.sep == '\\':
+    return '"%s"' % text if any(c in text for c in ' &()^;,=') else text
+  return shlex.quote(text)

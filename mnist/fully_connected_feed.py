@@ -57,6 +57,7 @@ from mnist import int_at_least
 from mnist import mnist
 from mnist import new_parser
 from mnist import parse_flags
+from mnist import tmp_dir
 from mnist import training
 
 tf1 = tf.compat.v1
@@ -291,13 +292,13 @@ def _parser():
                       help='Batch size (any size: evaluation counts every '
                       'example).')
   parser.add_argument('--input_data_dir', type=str,
-                      default=os.path.join(os.getenv('TEST_TMPDIR', '/tmp'),
-                                           'tensorflow/mnist/input_data'),
+                      default=tmp_dir('tensorflow', 'mnist', 'input_data',
+                                      root=os.getenv('TEST_TMPDIR')),
                       help='Directory to put the input data.')
   parser.add_argument('--log_dir', type=str,
-                      default=os.path.join(os.getenv('TEST_TMPDIR', '/tmp'),
-                                           'tensorflow/mnist/logs/'
-                                           'fully_connected_feed'),
+                      default=tmp_dir('tensorflow', 'mnist', 'logs',
+                                      'fully_connected_feed',
+                                      root=os.getenv('TEST_TMPDIR')),
                       help='Directory to put the log data (emptied first).')
   parser.add_argument('--fake_data', default=False, action='store_true',
                       help='If true, uses fake data for unit testing.')

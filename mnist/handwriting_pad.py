@@ -56,6 +56,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
 import numpy as np
 import tensorflow as tf
 
+from mnist import commands
 from mnist import digit_image
 from mnist import handwriting_pad_page
 from mnist import new_parser
@@ -200,7 +201,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     if length is None:
       self._error(411, 'a Content-Length header is required')
       return None
-    # ASCII digits only: str.isdigit() accepts '²', which int() refuses.
+    # ASCII digits only: str.isdigit() accepts a superscript two, which int()
+    # refuses.
     if not (length.strip().isascii() and length.strip().isdigit()):
       self._error(400, 'bad Content-Length: %r' % length)
       return None
@@ -349,7 +351,7 @@ def run(argv=None):
     sys.exit('%s: error: cannot listen on %s port %d: %s' % (
         PROG, flags.host, flags.port, e.strerror or e))
   host, port = server.server_address[:2]
-  signals = (signal.SIGINT, signal.SIGTERM)
+  signals = commands.SIGNALS
   previous = {signum: signal.getsignal(signum) for signum in signals}
   try:
     # `kill` (SIGTERM) stops it as cleanly as Ctrl-C. Until now, while

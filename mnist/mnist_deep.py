@@ -68,6 +68,7 @@ from mnist import input_data
 from mnist import int_at_least
 from mnist import new_parser
 from mnist import parse_flags
+from mnist import tmp_dir
 from mnist import training
 
 tf1 = tf.compat.v1
@@ -82,8 +83,8 @@ TRAIN_KEEP_PROB = 0.5  # Dropout keeps half the fc1 units while training.
 LOG_EVERY = 100  # Steps between `training accuracy` lines.
 CHECKPOINT_EVERY = 1000  # Steps between checkpoints.
 EVAL_BATCH_SIZE = 1000  # Test images per evaluation batch.
-DEFAULT_DATA_DIR = '/tmp/tensorflow/mnist/input_data'
-DEFAULT_LOG_DIR = '/tmp/tensorflow/mnist/logs/mnist_deep'
+DEFAULT_DATA_DIR = tmp_dir('tensorflow', 'mnist', 'input_data')
+DEFAULT_LOG_DIR = tmp_dir('tensorflow', 'mnist', 'logs', 'mnist_deep')
 
 
 def _parser():

@@ -45,6 +45,7 @@ from mnist import input_data
 from mnist import int_at_least
 from mnist import new_parser
 from mnist import parse_flags
+from mnist import tmp_dir
 from mnist import training
 
 tf1 = tf.compat.v1
@@ -52,7 +53,7 @@ tf1 = tf.compat.v1
 PROG = 'mnist_softmax'  # The name in usage and error lines, however started.
 IMAGE_PIXELS = 784  # 28x28 images, flattened.
 NUM_CLASSES = 10  # The digits 0-9.
-DEFAULT_DATA_DIR = '/tmp/tensorflow/mnist/input_data'
+DEFAULT_DATA_DIR = tmp_dir('tensorflow', 'mnist', 'input_data')
 
 
 def _parser():

@@ -59,6 +59,7 @@ from mnist import input_data
 from mnist import int_at_least
 from mnist import new_parser
 from mnist import parse_flags
+from mnist import tmp_dir
 from mnist import training
 
 tf1 = tf.compat.v1
@@ -66,8 +67,8 @@ tf1 = tf.compat.v1
 PROG = 'mnist_softmax_xla'  # The name in usage and error lines.
 IMAGE_PIXELS = 784  # 28x28 images, flattened.
 NUM_CLASSES = 10  # The digits 0-9.
-DEFAULT_DATA_DIR = '/tmp/tensorflow/mnist/input_data'
-DEFAULT_LOG_DIR = '/tmp/tensorflow/mnist/logs/mnist_softmax_xla'
+DEFAULT_DATA_DIR = tmp_dir('tensorflow', 'mnist', 'input_data')
+DEFAULT_LOG_DIR = tmp_dir('tensorflow', 'mnist', 'logs', 'mnist_softmax_xla')
 TRACE_FILE = 'timeline.ctf.json'  # The original's name for the trace.
 CPU_JIT_FLAG = '--tf_xla_cpu_global_jit'  # Lets the global JIT work on CPU.
 
@@ -189,7 +190,7 @@ def train(data_sets, log_dir, xla=True, max_steps=1000, batch_size=100,
   # Whole or not at all: Ctrl-C now stops at once, maybe mid-write.
   part = os.path.join(log_dir, '.%s.part' % TRACE_FILE)
   try:
-    with open(part, 'w') as f:
+    with open(part, 'w', encoding='utf-8') as f:
       f.write(text)
     os.replace(part, trace_path)
   except OSError as e:

@@ -57,9 +57,11 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
 import tensorflow as tf
 
 from mnist import input_data
+from mnist import command_path
 from mnist import int_at_least
 from mnist import new_parser
 from mnist import parse_flags
+from mnist import tmp_dir
 from mnist import training
 
 tf1 = tf.compat.v1
@@ -71,8 +73,8 @@ HIDDEN_UNITS = 500  # Width of the hidden layer.
 BATCH_SIZE = 100  # Training images per step.
 TEST_EVERY = 10  # Steps between test-set accuracy measurements.
 TRACE_EVERY = 100  # Steps between full traces (at 99, 199, ...).
-DEFAULT_DATA_DIR = '/tmp/tensorflow/mnist/input_data'
-DEFAULT_LOG_DIR = '/tmp/tensorflow/mnist/logs/mnist_with_summaries'
+DEFAULT_DATA_DIR = tmp_dir('tensorflow', 'mnist', 'input_data')
+DEFAULT_LOG_DIR = tmp_dir('tensorflow', 'mnist', 'logs', 'mnist_with_summaries')
 
 
 def _keep_probability(text):
@@ -355,7 +357,7 @@ def run(argv=None):
           learning_rate=flags.learning_rate, dropout=flags.dropout,
           fake_data=flags.fake_data)
     print('Summaries are in %s; view them with: tensorboard --logdir=%s'
-          % (flags.log_dir, flags.log_dir))
+          % (flags.log_dir, command_path(flags.log_dir)))
 
 
 if __name__ == '__main__':

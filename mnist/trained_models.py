@@ -29,15 +29,16 @@ import os
 import tensorflow as tf
 
 from mnist import mnist
+from mnist import tmp_dir
 
 tf1 = tf.compat.v1
 
 MNIST_MODELS = ('mnist_deep', 'fully_connected_feed')  # 28x28 grey digits.
 DEFAULT_DIRS = {  # Where each trainer writes by default.
-    'mnist_deep': '/tmp/tensorflow/mnist/logs/mnist_deep',
-    'fully_connected_feed': os.path.join(
-        os.getenv('TEST_TMPDIR', '/tmp'),
-        'tensorflow/mnist/logs/fully_connected_feed'),
+    'mnist_deep': tmp_dir('tensorflow', 'mnist', 'logs', 'mnist_deep'),
+    'fully_connected_feed': tmp_dir('tensorflow', 'mnist', 'logs',
+                                    'fully_connected_feed',
+                                    root=os.getenv('TEST_TMPDIR')),
 }
 
 

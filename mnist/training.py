@@ -38,7 +38,10 @@ import threading
 
 import tensorflow as tf
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C and `kill`.
+from mnist import command_path
+from mnist import commands
+
+SIGNALS = commands.SIGNALS  # Ctrl-C, `kill`, Windows' Ctrl+Break.
 DIVERGED = ('the model diverged: loss = %s at step %d; try a smaller %s '
             '(now %g)')  # fully_connected_feed's words, for every trainer.
 
@@ -208,7 +211,8 @@ def tensorboard_hint(log_dir):
   stderr, so the program's output stays the original tutorial's, line for
   line.
   """
-  print('Watch training with: tensorboard --logdir %s' % log_dir,
+  print('Watch training with: tensorboard --logdir %s'
+        % command_path(log_dir),
         file=sys.stderr, flush=True)
 
 

@@ -61,14 +61,23 @@ KERAS_POLICIES = {'float32': 'float32', 'mixed': 'mixed_bfloat16'}
 CPU_FEATURES = ('avx512f', 'avx512_bf16', 'amx_tile', 'amx_bf16')
 
 
-# A small interpreter starts each program and prints its peak RSS last.
-# Measured from here directly, the figure would include this process (which
-# imports TensorFlow): Linux keeps the peak of the image a process replaced at
-# exec, and subprocess starts children with vfork, which shares ours.
+# A small interpreter starts each program and prints its peak RSS last (in
+# KiB; -1 on Windows, which has no resource module). Measured from here
+# directly, the figure would include this process (which imports
+# TensorFlow): Linux keeps the peak of the image a process replaced at exec,
+# and subprocess starts children with vfork, which shares ours.
 _MEASURE = (
-    'import resource, subprocess, sys\n'
+    'import subprocess, sys\n'
+    'try:\n'
+    '  import resource\n'
+    'except ImportError:\n'
+    '  resource = None\n'
     'status = subprocess.call(sys.argv[1:])\n'
-    'peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n'
+    'peak = -1\n'
+    'if resource:\n'
+    '  peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n'
+    '  if sys.platform == "darwin":\n'
+    '    peak //= 1024  # bytes there\n'
     'print("\\n%d" % peak)\n'
     'sys.exit(status)\n')
 
@@ -82,7 +91,7 @@ def _run(args, env=None):
   out, _, peak = proc.stdout.rstrip('\n').rpartition('\n')
   if proc.returncode:
     sys.exit('%s failed:\n%s' % (' '.join(args), out))
-  return out, time.time() - start, int(peak) / 1024.0
+  return out, time.time() - start, max(int(peak), 0) / 1024.0
 
 
 def machine():
@@ -90,7 +99,7 @@ def machine():
   import tensorflow as tf
   from cifar10 import mixed_precision
   try:
-    with open('/proc/cpuinfo') as f:
+    with open('/proc/cpuinfo', encoding='utf-8') as f:
       flags = set(re.search(r'^flags\s*:(.*)$', f.read(), re.M).group(1)
                   .split())
   except (OSError, AttributeError):

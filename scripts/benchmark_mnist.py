@@ -47,11 +47,18 @@ HEADER = ('| program | steps | test precision | published | wall s '
           '|---|---|---|---|---|---|')
 
 
+def _load():
+  """The load averages as text ('n/a' on Windows, which has none)."""
+  if hasattr(os, 'getloadavg'):
+    return ' '.join('%.2f' % x for x in os.getloadavg())
+  return 'n/a'
+
+
 def _machine():
   """'N cores, <CPU model>' of this machine."""
   model = platform.processor() or 'unknown CPU'
   try:
-    with open('/proc/cpuinfo') as f:
+    with open('/proc/cpuinfo', encoding='utf-8') as f:
       for line in f:
         if line.startswith('model name'):
           model = line.split(':', 1)[1].strip()
@@ -137,7 +144,7 @@ def main(argv=None):
              % flags.data_dir)
   print('Machine: %s; TensorFlow %s; Python %s; load average before: %s'
         % (_machine(), _tf_version(), platform.python_version(),
-           ' '.join('%.2f' % x for x in os.getloadavg())))
+           _load()))
   print(HEADER)
   with tempfile.TemporaryDirectory(prefix='benchmark_mnist_') as work_dir:
     for row in PROGRAMS:
@@ -147,8 +154,7 @@ def main(argv=None):
                 flush=True)
         except RuntimeError as e:
           sys.exit('benchmark_mnist: error: %s' % e)
-  print('Load average after: %s'
-        % ' '.join('%.2f' % x for x in os.getloadavg()))
+  print('Load average after: %s' % _load())
 
 
 if __name__ == '__main__':

@@ -42,9 +42,16 @@ RUNS = [
 PROGRAMS = sorted({run[1] for run in RUNS})
 
 
+def _load():
+  """The load averages as text ('n/a' on Windows, which has none)."""
+  if hasattr(os, 'getloadavg'):
+    return ' '.join('%.2f' % x for x in os.getloadavg())
+  return 'n/a'
+
+
 def _cpu_model():
   try:
-    with open('/proc/cpuinfo') as f:
+    with open('/proc/cpuinfo', encoding='utf-8') as f:
       for line in f:
         if line.startswith('model name'):
           return line.split(':', 1)[1].strip()
@@ -74,15 +81,16 @@ def run_one(name, module, extra, data_dir, work_dir):
     args += ['--log_dir', log_dir]
   args += extra
   out_path = os.path.join(work_dir, slug + '.out')
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONUNBUFFERED='1')
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONUNBUFFERED='1',
+             PYTHONIOENCODING='utf-8')
   print('running %s (output in %s)' % (' '.join(args[1:]), out_path),
         file=sys.stderr, flush=True)
   start = time.time()
-  with open(out_path, 'w') as out:
+  with open(out_path, 'w', encoding='utf-8') as out:
     code = subprocess.call(args, cwd=REPO, stdout=out,
                            stderr=subprocess.STDOUT, env=env)
   seconds = time.time() - start
-  with open(out_path) as f:
+  with open(out_path, encoding='utf-8') as f:
     text = f.read()
   if code != 0:
     raise RuntimeError('%s exited %d; see %s' % (name, code, out_path))
@@ -142,7 +150,7 @@ def main(argv=None):
   print('Machine: %s, %d cores, no GPU; Python %s, TensorFlow %s; load '
         'average at the end %s.' % (
             _cpu_model(), os.cpu_count(), platform.python_version(),
-            _tf_version(), ' '.join('%.1f' % v for v in os.getloadavg())))
+            _tf_version(), _load()))
   print('Data: %s. Outputs: %s.' % (flags.data_dir, work_dir))
   print()
   print('| program | steps | test accuracy | wall time | published |')

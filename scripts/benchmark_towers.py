@@ -96,9 +96,10 @@ def main():
 
   import tensorflow as tf
   # The load average says how much other work shared the cores.
-  print('TensorFlow %s, Python %s, %d CPU cores, load average %.1f at the '
+  print('TensorFlow %s, Python %s, %d CPU cores, load average %s at the '
         'start' % (tf.__version__, sys.version.split()[0], os.cpu_count(),
-                   os.getloadavg()[0]))
+                   os.getloadavg()[0] if hasattr(os, 'getloadavg') else
+                   'n/a'))
   rows = []
   for n in counts:
     rows.append((n,) + tower_rate(
