@@ -297,8 +297,8 @@ def ensure_venv(root, extras):
   if os.path.exists(stamp_path):
     os.remove(stamp_path)
   sys.stdout.write('Installing the project with the extras %s into .venv '
-                   '(TensorFlow, some 600 MB: a minute or more the first '
-                   'time) ...\n' % extras)
+                   '(the first time, TensorFlow is a 270 MB download and '
+                   '1.6 GB on disk) ...\n' % extras)
   code, interrupted = run_program(
       [python, '-m', 'pip', 'install', '--quiet',
        '--disable-pip-version-check', '-e', '.[%s]' % extras],
