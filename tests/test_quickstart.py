@@ -34,7 +34,8 @@ def _python(args, **kwargs):
                         stdin=subprocess.DEVNULL, **kwargs)
 
 
-@pytest.mark.parametrize('script', [QUICKSTART, RUN_TESTS])
+@pytest.mark.parametrize('script', [QUICKSTART, RUN_TESTS],
+                         ids=['quickstart', 'run_tests'])
 def test_help_prints_the_docstring(script):
   proc = _python([script, '--help'])
   assert proc.returncode == 0, proc.stderr
@@ -56,7 +57,8 @@ runpy.run_path(script, run_name='__main__')
 '''
 
 
-@pytest.mark.parametrize('script', [QUICKSTART, RUN_TESTS])
+@pytest.mark.parametrize('script', [QUICKSTART, RUN_TESTS],
+                         ids=['quickstart', 'run_tests'])
 def test_unsupported_python_is_one_line(script):
   proc = _python(['-c', FAKE_VERSION, SCRIPTS, script])
   assert proc.returncode == 1
