@@ -41,11 +41,15 @@ The index is asked through its JSON API: <index_url>/pypi/<name>/json for
 the releases and files, <index_url>/pypi/<name>/<version>/json. Every answer
 is kept for the run, and the rows are worked out in parallel.
 
-Not a full resolver: it never backtracks. The first requirement on a
-package picks its newest fitting release; a later one that this release
-does not satisfy picks again with both specifiers (what the first pick
-required stays in the walk), and a package no release satisfies is reported
-missing where pip might find older releases elsewhere in the tree that fit.
+Not a full resolver. The first requirement on a package picks its newest
+fitting release; a later one that this release does not satisfy picks again
+with both specifiers (what the first pick required stays in the walk). A
+release with a requirement that nothing on the index meets (no release fits
+the specifiers, or no such package) is passed over and the walk starts
+again, as pip would backtrack; such releases are listed under the table. A
+missing wheel is no reason to pass a release over: pip would build the
+sdist, which is what this is here to catch. Deeper conflicts, which pip
+untangles by backtracking several levels, may be reported as missing.
 For TensorFlow's tree, where specifiers are floors or wide ranges, it picks
 what pip picks: on Linux x86-64 with Python 3.11, the same 32 packages and
 versions as `pip install --dry-run --report` (December 2026).
@@ -316,7 +320,7 @@ def _read_file(entry, base_url):
                    or entry.get('data-dist-info-metadata')))
 
 
-def choose(project, specifier, platform, minor):
+def choose(project, specifier, platform, minor, skip=()):
   """The newest release that fits, with its wheel, as pip would pick it.
 
   Args:
@@ -324,13 +328,14 @@ def choose(project, specifier, platform, minor):
     specifier: a SpecifierSet (all the requirements on it so far).
     platform: a Platform.
     minor: the Python's minor version.
+    skip: versions (as the index spells them) not to pick.
 
   Returns:
     A Pick, or a str saying why there is none.
   """
   python = Version('3.%d.0' % minor)
-  fitting = [r for r in project.releases
-             if specifier.contains(r.version, prereleases=True)]
+  fitting = [r for r in project.releases if r.text not in skip
+             and specifier.contains(r.version, prereleases=True)]
   finals = [r for r in fitting if not r.version.is_prerelease]
   # pip takes a pre-release when the specifier names one, or when no final
   # release that fits has a file it could install (a wheel or an sdist).
@@ -570,10 +575,12 @@ def parse_metadata(body):
                                         headersonly=True)
 
 
-Row = collections.namedtuple('Row', 'platform minor picks missing floor')
+Row = collections.namedtuple(
+    'Row', 'platform minor picks missing floor set_aside')
 
 
-def walk(index, project, requirements, extras, platform, minor):
+def walk(index, project, requirements, extras, platform, minor,
+         set_aside=()):
   """Picks a release of everything requirements bring in, on one target.
 
   Args:
@@ -584,19 +591,23 @@ def walk(index, project, requirements, extras, platform, minor):
     extras: the project's extras asked for.
     platform: a Platform.
     minor: the Python's minor version.
+    set_aside: (name, version) pairs of releases not to pick.
 
   Returns:
-    A Row: picks maps canonical names to Picks, missing to why each could
-    not be picked, floor is the newest system any picked wheel needs.
+    (row, conflicts). The Row: picks maps canonical names to Picks, missing
+    to why each could not be picked, floor is the newest system any picked
+    wheel needs. conflicts maps a picked (name, version) to why one of its
+    requirements cannot be met at all (no release fits, or no such
+    package), which pip would answer by trying an older release of it.
   """
   environment = marker_environment(platform, minor)
   project = canonicalize_name(project)
-  picks, missing, wanted = {}, {}, {}
+  picks, missing, wanted, conflicts = {}, {}, {}, {}
   own = None  # The project's extras walked so far.
   queue = collections.deque([(Requirement(
-      '%s[%s]' % (project, ','.join(extras))), frozenset())])
+      '%s[%s]' % (project, ','.join(extras))), frozenset(), None)])
   while queue:
-    requirement, asked_by = queue.popleft()
+    requirement, asked_by, parent = queue.popleft()
     if not applies(requirement, environment, asked_by):
       continue
     name = canonicalize_name(requirement.name)
@@ -604,7 +615,8 @@ def walk(index, project, requirements, extras, platform, minor):
       more = {canonicalize_name(e) for e in requirement.extras}
       if own is None or not more <= own:
         own = more | (own or set())
-        queue.extend((Requirement(r), frozenset(own)) for r in requirements)
+        queue.extend((Requirement(r), frozenset(own), None)
+                     for r in requirements)
       continue
     before, had = wanted.get(name, (SpecifierSet(), frozenset()))
     specifier = before & requirement.specifier
@@ -617,7 +629,7 @@ def walk(index, project, requirements, extras, platform, minor):
       wanted[name] = specifier, had
       continue
     wanted[name] = specifier, asked
-    missing.pop(name, None)
+    was_missing = missing.pop(name, None)
     spelled = name + str(specifier)
     known = None if requirement.url else index.project(name)
     if requirement.url:
@@ -625,10 +637,15 @@ def walk(index, project, requirements, extras, platform, minor):
     elif known is None:
       why = 'not on the index'
     else:
-      why = choose(known, specifier, platform, minor)
+      why = choose(known, specifier, platform, minor,
+                   {v for n, v in set_aside if n == name})
     if isinstance(why, str):
       missing[name] = '%s: %s' % (spelled, why)
       picks.pop(name, None)
+      # The requirement that made it impossible is the one to blame.
+      if parent and not was_missing and why in ('no release fits',
+                                                'not on the index'):
+        conflicts[parent] = missing[name]
       continue
     pick = picks[name] = why
     lines = index.requires_dist(pick)
@@ -638,12 +655,30 @@ def walk(index, project, requirements, extras, platform, minor):
       continue
     for line in lines:
       try:
-        queue.append((Requirement(line), asked))
+        queue.append((Requirement(line), asked, (name, pick.release.text)))
       except InvalidRequirement:
         missing[name] = '%s %s: bad Requires-Dist %r' % (
             name, pick.release.text, line)
   floors = [p.floor for p in picks.values() if p.floor]
-  return Row(platform, minor, picks, missing, max(floors, default=()))
+  row = Row(platform, minor, picks, missing, max(floors, default=()), {})
+  return row, conflicts
+
+
+def resolve(index, project, requirements, extras, platform, minor):
+  """walk, again with each release whose requirements conflict set aside.
+
+  Arguments as for walk. Gives up after 50 releases set aside.
+
+  Returns:
+    A Row whose set_aside maps each (name, version) passed over to why.
+  """
+  set_aside = {}
+  while True:
+    row, conflicts = walk(index, project, requirements, extras, platform,
+                          minor, set_aside)
+    if not conflicts or len(set_aside) >= 50:
+      return row._replace(set_aside=set_aside)
+    set_aside.update(conflicts)
 
 
 def read_project(project_dir):
@@ -824,9 +859,9 @@ def check(flags):
     platform, minor = target
     if not project_python.contains('3.%d.0' % minor, prereleases=True):
       why = '%s: Requires-Python %s' % (metadata['Name'], project_python)
-      return Row(platform, minor, {}, {metadata['Name']: why}, ())
-    return walk(index, metadata['Name'], requirements, extras, platform,
-                minor)
+      return Row(platform, minor, {}, {metadata['Name']: why}, (), {})
+    return resolve(index, metadata['Name'], requirements, extras, platform,
+                   minor)
 
   with concurrent.futures.ThreadPoolExecutor(flags.jobs) as pool:
     try:
@@ -842,6 +877,13 @@ def check(flags):
                           datetime.timezone.utc).strftime('%Y-%m-%d %H:%M'),
                       index.requests)))
   print('\n'.join(format_rows(rows, flags.verbose)))
+  set_aside = collections.defaultdict(list)
+  for row in rows:
+    for (package, version), why in row.set_aside.items():
+      set_aside[package, version, why].append(row)
+  for (package, version, why), where in sorted(set_aside.items()):
+    print(ascii_only('Passed over, as pip would: %s %s (%s), in %d of the '
+                     'rows.' % (package, version, why, len(where))))
   good = sum(not r.missing for r in rows)
   print('%d of %d rows have a wheel of every package.' % (good, len(rows)))
   return 0 if good == len(rows) else 1

@@ -78,6 +78,9 @@ FAKE = {
         '2.0.0': (['py3-none-any'], [], 'yanked'),
     },
     'six': {'1.16.0': (['py2.py3-none-any'], [], 'pep658')},
+    # 2.0 needs a six the index does not have: pip would take 1.0.
+    'fancy': {'2.0': (['py3-none-any'], ['six>=2'], 'pep658'),
+              '1.0': (['py3-none-any'], ['six'], 'pep658')},
     'nvidia-fake': {
         '1.0': (['py3-none-manylinux_2_17_x86_64'], [], 'pep658')},
 }
@@ -272,13 +275,13 @@ def test_flags_pick_the_rows(index, capsys):
 
 def test_a_project_of_its_own(index, capsys, tmp_path):
   """Extras naming the project itself, a package the index lacks, a
-  conflict, and the project's own Requires-Python."""
+  conflict, a release passed over, the project's own Requires-Python."""
   (tmp_path / 'setup.py').write_text(
       'import setuptools\n'
       'setuptools.setup(\n'
       '    name="demo", version="1.0", py_modules=[],\n'
       '    python_requires=">=3.11",\n'
-      '    install_requires=["six"],\n'
+      '    install_requires=["six", "fancy"],\n'
       '    extras_require={\n'
       '        "all": ["demo[more]", "numpy<2.3"],\n'
       '        "more": ["ghost>=1", "absl-py"],\n'
@@ -295,7 +298,9 @@ def test_a_project_of_its_own(index, capsys, tmp_path):
   assert row['missing'] == ('ghost>=1: not on the index; '
                             'tensorflow>=3: no release fits')
   assert 'numpy 2.2.0' in row['picked'] and 'absl-py 2.1.0' in row['picked']
-  assert 'six 1.16.0' in row['picked']
+  assert 'six 1.16.0' in row['picked'] and 'fancy 1.0' in row['picked']
+  assert ('Passed over, as pip would: fancy 2.0 (six>=2: no release fits), '
+          'in 3 of the rows.') in out
   # numpy<2.3 has no cp313 wheel on aarch64 either.
   assert 'numpy<2.3: no wheel for this platform and Python (newest: 2.2.0)' \
       in rows['linux-aarch64', '3.13']['missing']
