@@ -20,7 +20,7 @@ How it decides, step by step:
   1. The requirements come from setup.py itself: setuptools builds the
      metadata pip would get (the PEP 517 hook
      prepare_metadata_for_build_wheel, run in a subprocess of this Python,
-     which therefore needs setuptools>=61 and `packaging`).
+     which therefore needs setuptools>=61; and `packaging`, or pip's copy).
   2. Each requirement's environment markers are evaluated with `packaging`
      for the TARGET machine's Python (platform_system, platform_machine,
      sys_platform, os_name, python_version; python_full_version is X.Y.0,
@@ -31,8 +31,9 @@ How it decides, step by step:
      Alpine's musl, which the students' Linuxes are not), macosx_*_arm64 or
      universal2 for macOS arm64, win_amd64 for Windows; cpXY, abi3 (cp3N,
      N <= Y) or pure-Python py3 tags for the Python; the file's
-     Requires-Python; no yanked files. Pre-releases only as pip takes them
-     (when the specifier names one, or when nothing else fits).
+     Requires-Python; no yanked files. Pre-releases only as pip takes them:
+     when the specifier names one, or when no final release that fits has
+     a wheel or an sdist.
   4. That wheel's Requires-Dist is walked in turn. It comes from the
      wheel's metadata file (PEP 658) where the index has one, else from the
      JSON API's info.requires_dist for that version, else from the METADATA
@@ -60,6 +61,8 @@ evaluates environment markers for the Python that runs pip (pypa/pip#11664).
 Tried with pip 23.2.1 on Linux x86-64, asked for macosx_12_0_arm64: it still
 chose tensorflow-cpu (the Linux x86-64 marker holds for the pip process)
 and found no wheel, so for this project's markers its answer is wrong.
+On the machine itself, `pip install --dry-run --ignore-installed '.[cpu]'`
+is right, and is the check to trust there.
 
 Exit status: 0 when every row has all its wheels, 1 when a row misses one,
 2 on a bad flag or when setup.py or the index cannot be read (one line on
@@ -415,8 +418,8 @@ class Index:
 
     Args:
       url: what to get.
-      first, last: bytes first to last (inclusive) only; first < 0 (and last
-        None) for the last -first bytes.
+      first, last: bytes first to last (inclusive) only, by a range request;
+        first < 0 for the last -first bytes.
 
     Returns:
       The body (bytes) or None; with first, (body, the file's size).
@@ -426,12 +429,12 @@ class Index:
     """
     if self._stopped.is_set():
       raise Problem('stopped')
-    headers = {'User-Agent': 'check_wheels (classic-tf-tutorials)',
-               'Accept-Encoding': 'gzip'}
-    if first is not None:
-      headers['Range'] = 'bytes=%d-%s' % (first, '' if last is None else last)
-      if first < 0:
-        headers['Range'] = 'bytes=%d' % first
+    headers = {'User-Agent': 'check_wheels (classic-tf-tutorials)'}
+    if first is None:
+      headers['Accept-Encoding'] = 'gzip'
+    else:
+      headers['Range'] = ('bytes=%d' % first if first < 0
+                          else 'bytes=%d-%d' % (first, last))
     with self._lock:
       self.requests += 1
     try:
@@ -444,10 +447,9 @@ class Index:
           return body
         size = (answer.headers.get('Content-Range') or '').rpartition('/')[2]
         if answer.status != 206 or not size.isdigit():  # The whole file.
-          whole = len(body)
-          first = first % whole if first < 0 else first
-          last = whole - 1 if last is None else last
-          return body[first:last + 1], whole
+          if first < 0:
+            first, last = max(0, len(body) + first), len(body) - 1
+          return body[first:last + 1], len(body)
         return body, int(size)
     except urllib.error.HTTPError as e:
       if e.code == 404:

@@ -151,7 +151,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
       self.send_error(404)
       return
     status = 200
-    wanted = re.fullmatch(r'bytes=(\d*)-(\d*)', self.headers.get('Range', ''))
+    wanted = self.server.ranges and re.fullmatch(
+        r'bytes=(\d*)-(\d*)', self.headers.get('Range', ''))
     size = len(body)
     if wanted:
       first, last = wanted.groups()
@@ -177,6 +178,7 @@ def index():
   server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _Handler)
   server.routes = _routes()
   server.asked = []
+  server.ranges = True
   thread = threading.Thread(target=server.serve_forever, daemon=True)
   thread.start()
   yield server
@@ -271,6 +273,18 @@ def test_flags_pick_the_rows(index, capsys):
                            'macos-arm64,linux-x86_64', '--pythons', '3.11')
   assert status == 0
   assert list(rows) == [('macos-arm64', '3.11'), ('linux-x86_64', '3.11')]
+
+
+def test_an_index_without_range_requests(index, capsys):
+  """wrapt's requirements are then read from the whole wheel."""
+  index.ranges = False
+  try:
+    status, rows, _ = _check(capsys, index, '--platforms', 'linux-x86_64',
+                             '--pythons', '3.12', '--verbose')
+  finally:
+    index.ranges = True
+  assert status == 0
+  assert 'six 1.16.0' in rows['linux-x86_64', '3.12']['picked']
 
 
 def test_a_project_of_its_own(index, capsys, tmp_path):
