@@ -6,14 +6,42 @@ are taken on the package index; it installs exactly those two packages.
 TensorFlow is offered the way TensorFlow's own add-ons offer it: it is not a
 hard requirement, so a user picks the wheel that fits the machine:
 
-  pip install -e '.[cpu]'          # tensorflow-cpu, the small CPU-only wheel
-  pip install -e '.[gpu]'          # tensorflow[and-cuda]
+  pip install -e '.[cpu]'          # CPU-only TensorFlow (see below)
+  pip install -e '.[gpu]'          # tensorflow[and-cuda] where it has CUDA
   pip install -e '.[cpu,tensorboard,plot,test]'
+
+Each extra picks, by environment markers, a TensorFlow with wheels there:
+  cpu, Linux x86-64 and Windows x86-64: tensorflow-cpu, the small CPU wheel.
+  cpu, macOS arm64, Linux aarch64 and elsewhere: tensorflow (tensorflow-cpu
+    has no wheels there; these tensorflow wheels run on the CPU).
+  gpu, Linux x86-64: tensorflow[and-cuda], TensorFlow with NVIDIA's CUDA.
+  gpu, Linux aarch64: tensorflow, CPU only (its aarch64 wheels are not CUDA
+    builds: build_info says is_cuda_build False in 2.21).
+  gpu, Windows: tensorflow, CPU only (no GPU build for native Windows since
+    TensorFlow 2.11; under WSL2, Linux x86-64's line applies).
+  gpu, macOS: tensorflow, CPU only (TensorFlow has no GPU build for macOS).
+scripts/check_wheels.py asks the package index whether each platform and
+Python gets a wheel of everything an extra installs.
 """
 
 import setuptools
 
 _TF = '>=2.16,<3'
+# Where tensorflow-cpu has wheels, and the complement (PEP 508 has no `not`).
+# platform_machine is 'x86_64' on Linux, 'AMD64' on Windows, 'arm64' on macOS
+# and 'aarch64' on Linux ARM; == rather than `in`, which matches substrings.
+_CPU_WHEELS = ('(platform_system == "Linux" and platform_machine == "x86_64")'
+               ' or (platform_system == "Windows"'
+               ' and platform_machine == "AMD64")')
+_NO_CPU_WHEELS = ('(platform_system != "Linux"'
+                  ' and platform_system != "Windows")'
+                  ' or (platform_system == "Linux"'
+                  ' and platform_machine != "x86_64")'
+                  ' or (platform_system == "Windows"'
+                  ' and platform_machine != "AMD64")')
+# TensorFlow's CUDA builds are its Linux x86-64 wheels only.
+_CUDA = 'platform_system == "Linux" and platform_machine == "x86_64"'
+_NO_CUDA = 'platform_system != "Linux" or platform_machine != "x86_64"'
 
 setuptools.setup(
     name='classic-tf-tutorials',
@@ -27,8 +55,10 @@ setuptools.setup(
     python_requires='>=3.10,<3.14',
     install_requires=['numpy', 'absl-py'],
     extras_require={
-        'cpu': ['tensorflow-cpu' + _TF],
-        'gpu': ['tensorflow[and-cuda]' + _TF],
+        'cpu': ['tensorflow-cpu' + _TF + '; ' + _CPU_WHEELS,
+                'tensorflow' + _TF + '; ' + _NO_CPU_WHEELS],
+        'gpu': ['tensorflow[and-cuda]' + _TF + '; ' + _CUDA,
+                'tensorflow' + _TF + '; ' + _NO_CUDA],
         'tensorboard': ['tensorboard' + _TF],
         'plot': ['matplotlib'],
         'test': ['pytest', 'pytest-xdist', 'tensorboard' + _TF,
