@@ -6,8 +6,14 @@ TensorFlow on a Mac), this checks where you run it:
 
   python scripts/check_platform.py        # about a minute
 
-It trains the tutorial's network on a tiny made-up data set in a
-temporary folder (nothing is downloaded), as the course does, and checks:
+(python3 where `python` is not found.) Like the quick start, it makes .venv
+and installs the project there first if that was not done yet; with
+--no_venv the programs run with this Python instead, as in the course's
+Anaconda environment (`activate tensorflow`, the project installed there
+with pip), whose numpy is the one that brings Intel's Fortran runtime and
+its Ctrl+C handler. It trains
+the tutorial's network on a tiny made-up data set in a temporary folder
+(nothing is downloaded), as the course does, and checks:
 
   1. cifar10_train starts and trains (its step lines appear);
   2. a second cifar10_train on the same --train_dir is refused in one line
@@ -23,13 +29,10 @@ temporary folder (nothing is downloaded), as the course does, and checks:
   6. cifar10_eval --run_once evaluates it: `precision @ 1 = ...`.
 
 Each check prints PASS or FAIL with what it saw, and the exit status is the
-number of failures. Run it with the Python that has the project installed
-(after the quick start: .venv\\Scripts\\python on Windows, .venv/bin/python
-elsewhere); without a console window (an IDE's run button), the Ctrl+C
-check says it cannot run.
+number of failures. Without a console window (an IDE's run button), the
+Ctrl+C check says it cannot run.
 """
 
-import argparse
 import os
 import shutil
 import signal
@@ -38,7 +41,16 @@ import sys
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# `python scripts/check_platform.py` puts scripts/ first on sys.path, but
+# tests import this file from the root.
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+  sys.path.insert(0, HERE)
+import setup_env
+
+PROG = 'check_platform.py'  # starts the lines it prints
+REPO = os.path.dirname(HERE)
+EXTRAS = 'cpu'  # what the checks need installed into .venv
 TIMEOUT = 300  # Seconds for any one step, on a slow laptop.
 RECORD_BYTES = 1 + 32 * 32 * 3  # A CIFAR-10 record: label, R, G, B planes.
 FILES = ['data_batch_%d.bin' % i for i in range(1, 6)] + ['test_batch.bin']
@@ -63,7 +75,7 @@ def make_data(folder, per_file=64, seed=0):
 class Trainer(object):
   """cifar10_train in a process of its own, its output in a file."""
 
-  def __init__(self, work, data_dir, train_dir, max_steps, name,
+  def __init__(self, python, work, data_dir, train_dir, max_steps, name,
                own_group=False):
     self.log = os.path.join(work, name + '.log')
     flags = {}
@@ -72,7 +84,7 @@ class Trainer(object):
       flags['creationflags'] = subprocess.CREATE_NEW_PROCESS_GROUP
     with open(self.log, 'wb') as out:
       self.proc = subprocess.Popen(
-          [sys.executable, '-m', 'cifar10.cifar10_train', '--data_dir',
+          [python, '-m', 'cifar10.cifar10_train', '--data_dir',
            data_dir, '--train_dir', train_dir, '--max_steps', str(max_steps),
            '--batch_size', '32', '--log_frequency', '5'], cwd=REPO,
           stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -156,18 +168,23 @@ def _stop_check(report, trainer, how):
   return code == 0
 
 
-def run_checks(work):
-  """Runs the checks in the folder work; returns the number of failures."""
+def run_checks(work, python=sys.executable):
+  """Runs the checks in the folder work; returns the number of failures.
+
+  Args:
+    work: an empty folder for the data, the training and the logs.
+    python: the Python with the project installed, which runs the programs.
+  """
   report = Report()
   data_dir = make_data(os.path.join(work, 'data'))
   train_dir = os.path.join(work, 'train')
-  first = Trainer(work, data_dir, train_dir, 1000000, 'first')
+  first = Trainer(python, work, data_dir, train_dir, 1000000, 'first')
   started = first.wait_for(', loss = ')
   report.check(started, 'cifar10_train trains', first.output()[-300:])
   if not started:
     first.proc.kill()
     return report.failures
-  second = Trainer(work, data_dir, train_dir, 10, 'second')
+  second = Trainer(python, work, data_dir, train_dir, 10, 'second')
   code, lines = second.finish()
   report.check(code == 1 and lines and 'another trainer is using' in lines[-1]
                and 'pid %d' % first.proc.pid in lines[-1],
@@ -180,17 +197,17 @@ def run_checks(work):
   else:
     _stop_check(report, first, 'Ctrl+C')
   if os.name == 'nt':
-    breaking = Trainer(work, data_dir, train_dir, 1000000, 'break',
+    breaking = Trainer(python, work, data_dir, train_dir, 1000000, 'break',
                        own_group=True)
     if breaking.wait_for(', loss = '):
       breaking.proc.send_signal(signal.CTRL_BREAK_EVENT)
     _stop_check(report, breaking, 'Ctrl+Break')
-  killed = Trainer(work, data_dir, train_dir, 1000000, 'killed')
+  killed = Trainer(python, work, data_dir, train_dir, 1000000, 'killed')
   killed.wait_for(', loss = ')
   killed.proc.kill()  # TerminateProcess on Windows, SIGKILL elsewhere.
   killed.proc.wait()
-  after = Trainer(work, data_dir, train_dir, _checkpoint_step(train_dir) + 5,
-                  'after')
+  after = Trainer(python, work, data_dir, train_dir,
+                  _checkpoint_step(train_dir) + 5, 'after')
   code, lines = after.finish()
   report.check(code == 0 and any(line.startswith('Resuming from the '
                                                  'checkpoint at step')
@@ -198,7 +215,7 @@ def run_checks(work):
                'after a trainer is killed, the next one resumes (no stale '
                'lock)', lines[-1] if lines else '(nothing)')
   proc = subprocess.run(
-      [sys.executable, '-m', 'cifar10.cifar10_eval', '--run_once',
+      [python, '-m', 'cifar10.cifar10_eval', '--run_once',
        '--data_dir', data_dir, '--checkpoint_dir', train_dir, '--eval_dir',
        os.path.join(work, 'eval'), '--num_examples', '64', '--batch_size',
        '32'], cwd=REPO, capture_output=True, encoding='utf-8',
@@ -213,22 +230,24 @@ def run_checks(work):
 
 
 def main(argv=None):
-  parser = argparse.ArgumentParser(
-      prog='check_platform', description=__doc__,
-      formatter_class=argparse.RawDescriptionHelpFormatter,
-      allow_abbrev=False)
+  parser = setup_env.ArgumentParser(PROG, __doc__)
   parser.add_argument('--keep', action='store_true',
                       help='Keep the temporary folder (its logs) at the end.')
+  parser.add_argument('--no_venv', action='store_true',
+                      help='Run the programs with this Python (an Anaconda '
+                      'environment, say) instead of .venv\'s.')
   flags = parser.parse_args(argv)
+  setup_env.check_python('scripts/check_platform.py')
+  if flags.no_venv:
+    python = sys.executable
+  else:
+    python = setup_env.ensure_venv(REPO, EXTRAS)
   print('Checking on %s, Python %s, in %s ...' % (
       sys.platform, sys.version.split()[0], REPO))
   sys.stdout.flush()
   work = tempfile.mkdtemp(prefix='check_platform_')
   try:
-    failures = run_checks(work)
-  except KeyboardInterrupt:
-    print('check_platform: stopped.')
-    return 130
+    failures = run_checks(work, python)
   finally:
     if flags.keep:
       print('Logs are in %s' % work)
@@ -239,4 +258,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-  sys.exit(main())
+  setup_env.run_main(PROG, main)
