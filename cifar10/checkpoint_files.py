@@ -15,6 +15,7 @@ Summary of available functions:
  prefix = latest_intact(folder)           # for training: the newest intact
                                           # checkpoint, `checkpoint` mended
  prefix = latest_for_eval(folder)         # the named one, checked, or None
+ names = nonfinite_variables(prefix)      # variables holding NaN or inf
 """
 
 import glob
@@ -24,6 +25,7 @@ import shutil
 import time
 
 from google.protobuf import text_format
+import numpy as np
 import tensorflow as tf
 from tensorflow.python.training import checkpoint_state_pb2
 
@@ -189,3 +191,26 @@ def latest_for_eval(folder):
   if named:
     check_checkpoint(named)
   return named
+
+
+def nonfinite_variables(prefix, names=None):
+  """The floating-point variables of a checkpoint that hold NaN or infinity.
+
+  A run that diverged saves such weights. Checking them is sure where the
+  model's output is not: a ReLU may turn NaN into 0 (oneDNN's does on some
+  CPUs), and the evaluation would then report a precision.
+
+  Args:
+    prefix: a checkpoint path prefix.
+    names: the variables to check (all when None).
+
+  Returns:
+    Their names, sorted.
+  """
+  reader = tf1.train.load_checkpoint(prefix)
+  found = []
+  for name, dtype in sorted(reader.get_variable_to_dtype_map().items()):
+    if dtype.is_floating and (names is None or name in names) and not (
+        np.all(np.isfinite(reader.get_tensor(name)))):
+      found.append(name)
+  return found

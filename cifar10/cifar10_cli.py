@@ -7,6 +7,7 @@ Summary of available functions:
  # traceback; and every line it prints can be written to the console.
  start(prog)
  SIGNALS                    # the signals that stop a program, here
+ quiet_tensorflow_import()  # TensorFlow's start-up notices off stderr
 
  # The tutorial's /tmp folders, as this system spells them, and a path as
  # a user types it in a command (for the hints programs print).
@@ -153,16 +154,24 @@ def _notices_kept_off():
 class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
   """Finds tensorflow for whoever imports it first, and loads it quietly."""
 
+  def __init__(self):
+    self._finding = False
+
   def find_spec(self, fullname, path=None, target=None):
     del path, target
-    if fullname != 'tensorflow':
+    if fullname != 'tensorflow' or self._finding:
       return None
-    sys.meta_path.remove(self)  # Once, and not for the lookup below.
-    spec = importlib.util.find_spec(fullname)
+    self._finding = True  # The lookup below asks here again.
+    try:
+      spec = importlib.util.find_spec(fullname)
+    finally:
+      self._finding = False
     if spec is not None and spec.loader is not None:
       load = spec.loader.exec_module
 
       def exec_module(module):
+        if self in sys.meta_path:  # Once loading, its work is done.
+          sys.meta_path.remove(self)
         with _notices_kept_off():
           load(module)
       spec.loader.exec_module = exec_module
@@ -183,6 +192,15 @@ def start(prog):
   """
   console_safe()
   _install(_quit_at_once(prog))
+  quiet_tensorflow_import()
+
+
+def quiet_tensorflow_import():
+  """Keeps TENSORFLOW_IMPORT_NOTICES off stderr when TensorFlow loads.
+
+  For whoever imports it next; nothing happens if it is loaded already.
+  The package calls this as it is imported, the programs in start().
+  """
   if 'tensorflow' not in sys.modules and not any(
       isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
     sys.meta_path.insert(0, _QuietTensorFlowImport())

@@ -183,8 +183,9 @@ class _EvalGraph(object):
                                      targets=labels, k=1)
       # Restore the moving average version of the learned variables: they
       # score better than the last, noisier raw values.
-      variable_averages = cifar10.variable_averages()
-      self.saver = tf1.train.Saver(variable_averages.variables_to_restore())
+      restored = cifar10.variable_averages().variables_to_restore()
+      self.restored_names = set(restored)  # As the checkpoint names them.
+      self.saver = tf1.train.Saver(restored)
       self.summary_op = tf1.summary.merge_all()
       self.local_init_op = tf1.local_variables_initializer()
       self.writer = tf1.summary.FileWriter(eval_dir, self.graph)
@@ -194,9 +195,16 @@ class _EvalGraph(object):
     """Evaluates one checkpoint; returns eval_once's result.
 
     Raises:
-      ValueError: the checkpoint's weights make the activations NaN or
-        infinite (a run that diverged), naming the checkpoint.
+      ValueError: the checkpoint's weights are NaN or infinite, or make the
+        activations so (a run that diverged), naming the checkpoint.
     """
+    diverged = checkpoint_files.nonfinite_variables(checkpoint_path,
+                                                    self.restored_names)
+    if diverged:
+      raise ValueError(
+          '%s holds NaN or infinite weights (%s): they diverged in training; '
+          'evaluate an earlier checkpoint' % (checkpoint_path,
+                                              ', '.join(diverged)))
     with tf1.Session(graph=self.graph, config=self.config) as sess:
       try:
         return eval_once(sess, self.saver, checkpoint_path, self.top_k_op,

@@ -183,5 +183,6 @@ def test_diverged_weights_stop_with_one_clear_error(data_dir, trained,
     cifar10_eval.evaluate(folder, str(tmp_path / 'eval'), data_dir,
                           batch_size=16)
   assert str(raised.value) == (
-      '%s gives NaN or infinite activations: its weights diverged in '
-      'training; evaluate an earlier checkpoint' % path)
+      '%s holds NaN or infinite weights (local3/weights/'
+      'ExponentialMovingAverage): they diverged in training; evaluate an '
+      'earlier checkpoint' % path)
