@@ -2,6 +2,11 @@
 
 Modules: cifar10_input (reading and preprocessing), cifar10 (the model),
 cifar10_train, cifar10_eval and cifar10_multi_gpu_train (the programs).
+
+In the original, `import cifar10` gave the model module. It still does from
+a script beside cifar10.py, as the course's scripts are; from elsewhere,
+write `from cifar10 import cifar10` (this package, imported as `cifar10`,
+says so if asked for the model's functions).
 """
 
 import importlib.util
@@ -25,3 +30,20 @@ if importlib.util.find_spec('tensorflow') is None:
   raise ImportError(
       'TensorFlow is not installed. Install it with the project: '
       "pip install 'classic-tf-tutorials[cpu]' (or [gpu] for NVIDIA GPUs).")
+
+
+
+def __getattr__(name):
+  """Says where the original's `cifar10.<function>` is, instead of a bare
+  AttributeError: the package stays light (no TensorFlow) for programs to
+  start quickly, so it cannot load the model module itself."""
+  if name.startswith('__') or os.path.isfile(
+      os.path.join(os.path.dirname(__file__), name + '.py')):
+    # A module of the package, not yet imported: the import system asks
+    # here first, then loads it.
+    raise AttributeError(name)
+  raise AttributeError(
+      "module 'cifar10' (the package) has no attribute %r: the tutorial's "
+      'model module is cifar10.cifar10; write `from cifar10 import cifar10`, '
+      'or run your script beside cifar10.py, where `import cifar10` finds '
+      'it' % name)

@@ -21,9 +21,34 @@ Summary of available functions:
 The model follows cuda-convnet's layers-18pct configuration: two 5x5
 convolution layers with max pooling and local response normalization, two
 fully connected layers and a linear softmax layer; 1,068,298 parameters.
+
+Flags and arguments. As in the original, these functions read the flags
+defined here when their caller leaves a setting out: --data_dir,
+--batch_size and --use_fp16 (and --input_pipeline, --model, --data_url,
+--data_md5). An argument given wins over its flag; before any flags are
+parsed (a notebook, a library), a setting left out is the tutorial's
+default. So a script written as the course's walk-throughs write it (flags
+parsed by absl.app.run, tf.compat.v1.app.run or tf.compat.v1.flags.FLAGS
+(argv), then cifar10.distorted_inputs(), cifar10.inference(images), ...)
+trains on --data_dir at --batch_size; the project's own programs read the
+flags in main() and pass every setting.
+
+`import cifar10` works as in the original from a script beside this file
+(which then also stands for its package); elsewhere, `from cifar10 import
+cifar10`.
 """
 
 import os
+import sys
+
+if not __package__:
+  # `import cifar10` from a script in this folder, as the course's own
+  # cifar10_train.py is written: this file, loaded as a top-level module,
+  # also stands for its package, so that its imports below find their
+  # neighbours here and `from cifar10 import cifar10` finds it.
+  os.environ.setdefault('FOR_DISABLE_CONSOLE_CTRL_HANDLER', '1')  # See
+  __path__ = [os.path.dirname(os.path.abspath(__file__))]  # __init__.py.
+  sys.modules['cifar10.cifar10'] = cifar10 = sys.modules[__name__]
 
 from absl import flags
 import tensorflow as tf
@@ -69,8 +94,8 @@ NUM_PARAMETERS = 1068298  # Trainable parameters of inference().
 MODEL_MARKERS = {'cifar10': 'local3/weights', 'vgg16': 'conv5_3/weights'}
 
 # The flags of every CIFAR-10 program (the original defined its first three
-# here too). Only the programs' main() functions read them; the functions
-# below take keyword arguments with the same defaults.
+# here too). The programs' main() functions read them; the functions below
+# read them only for a setting their caller leaves out (see _setting).
 flags.DEFINE_integer('batch_size', BATCH_SIZE,
                      'Number of images to process in a batch.',
                      lower_bound=1)
@@ -104,22 +129,49 @@ flags.DEFINE_enum('model', 'cifar10', list(MODELS),
                   'checkpoint.')
 
 
+FLAGS = flags.FLAGS
+
+
+def _setting(flag, value):
+  """A setting of the functions below: given, else --flag, else the default.
+
+  The original's functions read --data_dir, --batch_size and --use_fp16
+  themselves; so do these, for a setting their caller leaves out (None).
+
+  Args:
+    flag: the flag's name, e.g. 'batch_size'.
+    value: what the caller passed, or None.
+
+  Returns:
+    value if given; else the flag's parsed value once flags are parsed
+    (absl.app.run, tf.compat.v1.app.run, FLAGS(argv)); else its default,
+    the tutorial's.
+  """
+  if value is not None:
+    return value
+  if FLAGS.is_parsed():
+    return FLAGS[flag].value
+  return FLAGS[flag].default
+
+
 def _cast(images, labels, use_fp16):
   if use_fp16:
     images = tf.cast(images, tf.float16)
   return images, labels
 
 
-def distorted_inputs(data_dir=DATA_DIR, batch_size=BATCH_SIZE,
-                     pipeline=cifar10_input.DEFAULT_PIPELINE, use_fp16=False):
+def distorted_inputs(data_dir=None, batch_size=None, pipeline=None,
+                     use_fp16=None):
   """Constructs distorted input for CIFAR training.
 
   Args:
-    data_dir: the folder holding cifar-10-batches-bin.
-    batch_size: images per batch.
+    data_dir: the folder holding cifar-10-batches-bin (None: --data_dir).
+    batch_size: images per batch (None: --batch_size).
     pipeline: 'queue' (queue runners, which the session must start, as
-      MonitoredTrainingSession does) or 'dataset' (tf.data).
-    use_fp16: cast the images to float16 (the model's variables follow).
+      MonitoredTrainingSession does) or 'dataset' (tf.data); None:
+      --input_pipeline.
+    use_fp16: cast the images to float16 (the model's variables follow);
+      None: --use_fp16.
 
   Returns:
     images: Images. 4D tensor of [batch_size, IMAGE_SIZE, IMAGE_SIZE, 3] size.
@@ -129,14 +181,15 @@ def distorted_inputs(data_dir=DATA_DIR, batch_size=BATCH_SIZE,
     ValueError: If a training file is missing or malformed.
   """
   images, labels = cifar10_input.distorted_inputs(
-      data_dir=os.path.join(data_dir, cifar10_download.BATCHES_DIR),
-      batch_size=batch_size, pipeline=pipeline)
-  return _cast(images, labels, use_fp16)
+      data_dir=os.path.join(_setting('data_dir', data_dir),
+                            cifar10_download.BATCHES_DIR),
+      batch_size=_setting('batch_size', batch_size),
+      pipeline=_setting('input_pipeline', pipeline))
+  return _cast(images, labels, _setting('use_fp16', use_fp16))
 
 
-def inputs(eval_data, data_dir=DATA_DIR, batch_size=BATCH_SIZE,
-           pipeline=cifar10_input.DEFAULT_PIPELINE, use_fp16=False,
-           num_epochs=None):
+def inputs(eval_data, data_dir=None, batch_size=None, pipeline=None,
+           use_fp16=None, num_epochs=None):
   """Constructs input for CIFAR evaluation.
 
   Args:
@@ -154,9 +207,34 @@ def inputs(eval_data, data_dir=DATA_DIR, batch_size=BATCH_SIZE,
   """
   images, labels = cifar10_input.inputs(
       eval_data=eval_data,
-      data_dir=os.path.join(data_dir, cifar10_download.BATCHES_DIR),
-      batch_size=batch_size, pipeline=pipeline, num_epochs=num_epochs)
-  return _cast(images, labels, use_fp16)
+      data_dir=os.path.join(_setting('data_dir', data_dir),
+                            cifar10_download.BATCHES_DIR),
+      batch_size=_setting('batch_size', batch_size),
+      pipeline=_setting('input_pipeline', pipeline), num_epochs=num_epochs)
+  return _cast(images, labels, _setting('use_fp16', use_fp16))
+
+
+def _variable_dtype(use_fp16):
+  return tf.float16 if _setting('use_fp16', use_fp16) else tf.float32
+
+
+def _variable_on_cpu(name, shape, initializer, use_fp16=None):
+  """The original's helper: a variable on the CPU, float16 with --use_fp16.
+
+  See cifar10_layers.variable_on_cpu, which the models use.
+  """
+  return cifar10_layers.variable_on_cpu(name, shape, initializer,
+                                        _variable_dtype(use_fp16))
+
+
+def _variable_with_weight_decay(name, shape, stddev, wd, use_fp16=None):
+  """The original's helper: an initialized variable with weight decay.
+
+  Float16 with --use_fp16; see cifar10_layers.variable_with_weight_decay,
+  which the models use.
+  """
+  return cifar10_layers.variable_with_weight_decay(
+      name, shape, stddev, wd, _variable_dtype(use_fp16))
 
 
 def _lrn(x, name):
@@ -164,7 +242,7 @@ def _lrn(x, name):
   return tf.nn.lrn(x, 4, bias=1.0, alpha=0.001 / 9.0, beta=0.75, name=name)
 
 
-def inference(images, model='cifar10'):
+def inference(images, model=None, use_fp16=None):
   """Builds the CIFAR-10 model.
 
   Variables are created with tf.compat.v1.get_variable (not tf.Variable) so
@@ -174,7 +252,9 @@ def inference(images, model='cifar10'):
   Args:
     images: Images returned from distorted_inputs() or inputs().
     model: 'cifar10' (the tutorial's network) or 'vgg16'
-      (cifar10_vgg16.inference).
+      (cifar10_vgg16.inference); None: --model.
+    use_fp16: float16 variables and arithmetic (float32 images are cast);
+      None: --use_fp16, or float16 images.
 
   Returns:
     Logits [batch, NUM_CLASSES].
@@ -182,6 +262,9 @@ def inference(images, model='cifar10'):
   Raises:
     ValueError: an unknown model.
   """
+  model = _setting('model', model)
+  if _setting('use_fp16', use_fp16) and images.dtype != tf.float16:
+    images = tf.cast(images, tf.float16)
   if model == 'vgg16':
     return cifar10_vgg16.inference(images)
   if model != 'cifar10':
@@ -270,15 +353,6 @@ def add_loss_summaries(total_loss):
   return loss_averages_op
 
 
-def _model_in_graph():
-  """The model whose variables the default graph holds, else the tutorial's."""
-  names = set(v.op.name for v in tf1.global_variables())
-  for model, marker in MODEL_MARKERS.items():
-    if marker in names:
-      return model
-  return 'cifar10'
-
-
 def initial_learning_rate(model='cifar10'):
   """INITIAL_LEARNING_RATE, or VGG-16's own smaller one for 'vgg16'."""
   if model == 'vgg16':
@@ -286,8 +360,7 @@ def initial_learning_rate(model='cifar10'):
   return INITIAL_LEARNING_RATE
 
 
-def learning_rate(global_step, batch_size=BATCH_SIZE, num_replicas=1,
-                  model=None):
+def learning_rate(global_step, batch_size=None, num_replicas=1, model=None):
   """The learning rate: 0.1, times 0.1 every 350 epochs (staircase).
 
   VGG-16 starts lower (initial_learning_rate('vgg16'), 0.05): at 0.1 it
@@ -295,20 +368,20 @@ def learning_rate(global_step, batch_size=BATCH_SIZE, num_replicas=1,
 
   Args:
     global_step: integer Variable (or tensor) counting training steps.
-    batch_size: images per step per replica.
+    batch_size: images per step per replica; None: --batch_size.
     num_replicas: towers or workers whose images one step consumes; 1 keeps
       the original schedule (which ignored the number of GPUs).
-    model: 'cifar10' or 'vgg16'; None: read from the default graph (the
-      model inference() built there; the tutorial's if none).
+    model: 'cifar10' or 'vgg16', the model being trained (say it: the
+      models start at different rates); None: --model.
 
   Returns:
     A scalar float32 tensor.
   """
   num_batches_per_epoch = (NUM_EXAMPLES_PER_EPOCH_FOR_TRAIN /
-                           (batch_size * num_replicas))
+                           (_setting('batch_size', batch_size) * num_replicas))
   decay_steps = int(num_batches_per_epoch * NUM_EPOCHS_PER_DECAY)
   return tf1.train.exponential_decay(
-      initial_learning_rate(model or _model_in_graph()), global_step,
+      initial_learning_rate(_setting('model', model)), global_step,
       decay_steps, LEARNING_RATE_DECAY_FACTOR, staircase=True)
 
 
@@ -321,7 +394,7 @@ def add_histogram_summaries(grads):
       cifar10_layers.histogram_summary(var.op.name + '/gradients', grad)
 
 
-def train(total_loss, global_step, batch_size=BATCH_SIZE, model=None,
+def train(total_loss, global_step, batch_size=None, model=None,
           num_replicas=1, gradients=None, wrap_optimizer=None):
   """Train CIFAR-10 model.
 
@@ -335,7 +408,7 @@ def train(total_loss, global_step, batch_size=BATCH_SIZE, model=None,
     global_step: Integer Variable counting the number of training steps
       processed.
     batch_size: images per step (per tower or worker), for the decay
-      schedule.
+      schedule; None: --batch_size.
     model: picks the initial learning rate; see learning_rate().
     num_replicas: see learning_rate().
     gradients: a function(optimizer) -> [(gradient, variable)] to apply
@@ -423,14 +496,14 @@ def describe_checkpoint(checkpoint_path):
                        checkpoint_path, ', '.join(MODEL_MARKERS.values())))
 
 
-def maybe_download_and_extract(data_dir=DATA_DIR, url=cifar10_download.DATA_URL,
-                               md5=cifar10_download.DATA_MD5):
+def maybe_download_and_extract(data_dir=None, url=None, md5=None):
   """Download and extract the tarball unless the data is already there.
 
   Args:
-    data_dir: the folder for the tarball and cifar-10-batches-bin.
-    url: where to download the tarball from.
-    md5: its expected md5 ('' skips the check).
+    data_dir: the folder for the tarball and cifar-10-batches-bin; None:
+      --data_dir.
+    url: where to download the tarball from; None: --data_url.
+    md5: its expected md5 ('' skips the check); None: --data_md5.
 
   Returns:
     The path of cifar-10-batches-bin.
@@ -439,4 +512,6 @@ def maybe_download_and_extract(data_dir=DATA_DIR, url=cifar10_download.DATA_URL,
     IOError: the data is missing and could not be downloaded.
     ValueError: the tarball is unsafe or malformed.
   """
-  return cifar10_download.maybe_download_and_extract(data_dir, url, md5)
+  return cifar10_download.maybe_download_and_extract(
+      _setting('data_dir', data_dir), _setting('data_url', url),
+      _setting('data_md5', md5))

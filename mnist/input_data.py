@@ -14,7 +14,9 @@ Summary of available functions:
  data_sets = read_data_sets_or_exit(prog, train_dir, ...)
 
 This module needs only numpy; downloads go through mnist_download, which
-needs only the standard library.
+needs only the standard library. As in the original tutorials, a script
+beside this file may `import input_data` (then it loads mnist_download
+from beside it too).
 """
 
 import collections
@@ -24,9 +26,15 @@ import struct
 import sys
 import zlib
 
-import numpy as np
+if __package__:
+  from mnist import mnist_download
+else:
+  # Loaded as a top-level module by a script in this folder. The package's
+  # __init__ did not run: its setting for Windows' Ctrl+C is made here.
+  os.environ.setdefault('FOR_DISABLE_CONSOLE_CTRL_HANDLER', '1')
+  import mnist_download
 
-from mnist import mnist_download
+import numpy as np
 
 # Mirrors of the four files, tried in order: the original site at
 # yann.lecun.com now refuses downloads.

@@ -232,16 +232,17 @@ def test_learning_rate_per_model():
   decay_steps = int(50000 / 128 * 350)  # 136,718 at batch 128.
   steps = [0, decay_steps - 1, decay_steps]
   assert cifar10_vgg16.INITIAL_LEARNING_RATE == 0.05
-  # Taken from the model built in the graph...
-  np.testing.assert_allclose(_learning_rates(vgg16, steps),
-                             [0.05, 0.05, 0.005], rtol=1e-6)
-  np.testing.assert_allclose(_learning_rates(classic, steps),
+  # Told the model, before or after it is built...
+  for build in (vgg16, lambda: None):
+    np.testing.assert_allclose(_learning_rates(build, steps, 'vgg16'),
+                               [0.05, 0.05, 0.005], rtol=1e-6)
+  np.testing.assert_allclose(_learning_rates(classic, steps, 'cifar10'),
                              [0.1, 0.1, 0.01], rtol=1e-6)
-  # ...or named; with neither, --model's default: the tutorial's 0.1.
-  np.testing.assert_allclose(_learning_rates(lambda: None, [0], 'vgg16'),
-                             [0.05], rtol=1e-6)
-  np.testing.assert_allclose(_learning_rates(lambda: None, [0]), [0.1],
-                             rtol=1e-6)
+  # ...never guessed from the graph: untold, it is --model's (unparsed
+  # here: the tutorial's 0.1).
+  for build in (vgg16, classic, lambda: None):
+    np.testing.assert_allclose(_learning_rates(build, [0]), [0.1],
+                               rtol=1e-6)
   assert cifar10.initial_learning_rate('cifar10') == 0.1
 
 
@@ -259,7 +260,7 @@ def test_a_few_training_steps_lower_the_loss():
     total_loss = cifar10.loss(logits, tf.constant(labels, tf.int32))
     cross_entropy = tf1.get_default_graph().get_tensor_by_name(
         'cross_entropy:0')
-    train_op = cifar10.train(total_loss, global_step, 16)
+    train_op = cifar10.train(total_loss, global_step, 16, 'vgg16')
     with tf1.Session() as sess:
       sess.run(tf1.global_variables_initializer())
       losses = [sess.run(cross_entropy)]
