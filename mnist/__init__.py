@@ -43,7 +43,7 @@ commands.quiet_tensorflow_import()
 if importlib.util.find_spec('tensorflow') is None:
   raise ImportError(
       'TensorFlow is not installed. Install it with the project: '
-      "pip install 'classic-tf-tutorials[cpu]' (or [gpu] for NVIDIA GPUs).")
+      'pip install "classic-tf-tutorials[cpu]" (or [gpu] for NVIDIA GPUs).')
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
