@@ -154,6 +154,24 @@ def _setting(flag, value):
   return FLAGS[flag].default
 
 
+def model_settings(flag_values=FLAGS):
+  """The model's settings from the parsed flags, as the trainers take them.
+
+  Args:
+    flag_values: parsed absl flags.
+
+  Returns:
+    {'data_dir', 'batch_size', 'pipeline', 'use_fp16', 'model',
+    'mixed_precision'}: --input_pipeline as `pipeline`, the others by
+    their flags' names.
+  """
+  return {'data_dir': flag_values.data_dir,
+          'batch_size': flag_values.batch_size,
+          'pipeline': flag_values.input_pipeline,
+          'use_fp16': flag_values.use_fp16, 'model': flag_values.model,
+          'mixed_precision': flag_values.mixed_precision}
+
+
 def _cast(images, labels, use_fp16):
   if use_fp16:
     images = tf.cast(images, tf.float16)

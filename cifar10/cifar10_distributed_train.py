@@ -39,7 +39,6 @@ if __name__ == '__main__':
   cifar10_cli.start('cifar10_distributed_train')  # While TensorFlow loads.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
 
-import contextlib
 from datetime import datetime
 import time
 
@@ -239,34 +238,25 @@ def build_worker_graph(cluster, task_index, sync_replicas=False,
   return global_step, loss, train_op, hooks
 
 
-def train_worker(server, cluster, task_index,
-                 train_dir=cifar10_session.TRAIN_DIR,
-                 max_steps=cifar10_session.MAX_STEPS, sync_replicas=False,
+def train_worker(server, cluster, task_index, *, sync_replicas=False,
                  replicas_to_aggregate=0, data_dir=cifar10.DATA_DIR,
                  batch_size=cifar10.BATCH_SIZE,
-                 log_frequency=cifar10_session.LOG_FREQUENCY,
-                 log_device_placement=False,
                  pipeline=cifar10_input.DEFAULT_PIPELINE, use_fp16=False,
-                 save_checkpoint_secs=cifar10_session.SAVE_CHECKPOINT_SECS,
-                 save_summaries_steps=cifar10_session.SAVE_SUMMARIES_STEPS,
-                 fresh=False, model='cifar10', mixed_precision=False):
+                 model='cifar10', mixed_precision=False, **session):
   """Trains as one worker until the global step reaches max_steps.
 
   Args:
     server: this worker's tf.compat.v1.train.Server.
     cluster: the ClusterSpec.
-    task_index: this worker's index; 0 is the chief.
-    train_dir: where the chief writes checkpoints and summaries.
-    max_steps: the global step to stop at.
+    task_index: this worker's index; 0 is the chief, which alone writes
+      (and locks) train_dir.
     sync_replicas, replicas_to_aggregate, data_dir, batch_size, pipeline,
       use_fp16, model: see build_worker_graph.
-    log_frequency: this worker's steps between log lines.
-    log_device_placement: log the device of every op.
-    save_checkpoint_secs, save_summaries_steps: the chief's checkpoint and
-      summary intervals.
-    fresh: (chief) delete train_dir first and start from step 0.
     mixed_precision: 16-bit arithmetic where it is faster (see
       mixed_precision.choose).
+    **session: the training session's settings, passed on to
+      cifar10_session.run_training (train_dir, max_steps, log_frequency:
+      this worker's steps between log lines, ...).
 
   Returns:
     (local_steps, global_step): this process's steps, the final global step.
@@ -281,44 +271,42 @@ def train_worker(server, cluster, task_index,
   mode = mixed_precision_lib.choose(mixed_precision,
                                     'cifar10_distributed_train',
                                     use_fp16=use_fp16)
-  # The chief is the one trainer that writes train_dir: it holds the lock.
-  lock = (cifar10_session.prepare_train_dir(train_dir, fresh) if is_chief
-          else contextlib.nullcontext())
-  with lock, tf.Graph().as_default():
+  with tf.Graph().as_default():
     global_step, loss, train_op, hooks = build_worker_graph(
         cluster, task_index, sync_replicas, replicas_to_aggregate, data_dir,
         batch_size, pipeline, use_fp16, model, mode)
     done_ops = [q.enqueue(task_index) for q in _done_queues(cluster)]
     # Only the ps and this worker: a worker that is down must not hold us up.
     config = tf1.ConfigProto(
-        device_filters=['/job:ps', '/job:worker/task:%d' % task_index],
-        log_device_placement=log_device_placement)
-    if is_chief:
-      print('Worker 0 (chief) of %d: writing checkpoints and summaries to %s'
-            % (cluster.num_tasks('worker'), train_dir), flush=True)
-    else:
+        device_filters=['/job:ps', '/job:worker/task:%d' % task_index])
+    if not is_chief:
       _wait_for_chief(server.target, config, task_index)
     result = cifar10_session.run_training(
-        train_op, loss, train_dir, max_steps, batch_size,
-        log_frequency=log_frequency, hooks=hooks, config=config,
-        save_checkpoint_secs=save_checkpoint_secs,
-        save_summaries_steps=save_summaries_steps, master=server.target,
-        is_chief=is_chief, worker=task_index,
+        train_op, loss, batch_size, mode=mode, config=config, hooks=hooks,
+        master=server.target, is_chief=is_chief, worker=task_index,
         stop_grace_period_secs=SYNC_STOP_GRACE_SECS if sync_replicas
-        else 120, mode=mode)
-    with tf1.Session(server.target, config=config) as sess:
-      step = int(sess.run(global_step))
-      local_steps = result.local_steps
-      if result.signal_name:
-        print('Worker %d stopped by %s after %d steps; global step %d. The '
-              'parameter servers serve on: start it again to go on.' % (
-                  task_index, result.signal_name, local_steps, step))
-      else:
-        # Tell the parameter servers this worker is done.
-        sess.run(done_ops)
-        print('Worker %d finished: %d steps here; global step %d.' % (
-            task_index, local_steps, step))
-  return local_steps, step
+        else 120, **session)
+    return _report(server, config, global_step, done_ops, task_index,
+                   result)
+
+
+def _report(server, config, global_step, done_ops, task_index, result):
+  """Tells the parameter servers this worker is done, unless it was stopped.
+
+  Returns:
+    (local_steps, global_step).
+  """
+  with tf1.Session(server.target, config=config) as sess:
+    step = int(sess.run(global_step))
+    if result.signal_name:
+      print('Worker %d stopped by %s after %d steps; global step %d. The '
+            'parameter servers serve on: start it again to go on.' % (
+                task_index, result.signal_name, result.local_steps, step))
+    else:
+      sess.run(done_ops)
+      print('Worker %d finished: %d steps here; global step %d.' % (
+          task_index, result.local_steps, step))
+  return result.local_steps, step
 
 
 def main(argv):
@@ -345,17 +333,10 @@ def main(argv):
   if job == 'ps':
     serve(server, cluster, task)
     return
-  train_worker(
-      server, cluster, task, train_dir=FLAGS.train_dir,
-      max_steps=FLAGS.max_steps, sync_replicas=FLAGS.sync_replicas,
-      replicas_to_aggregate=FLAGS.replicas_to_aggregate,
-      data_dir=FLAGS.data_dir, batch_size=FLAGS.batch_size,
-      log_frequency=FLAGS.log_frequency,
-      log_device_placement=FLAGS.log_device_placement,
-      pipeline=FLAGS.input_pipeline, use_fp16=FLAGS.use_fp16,
-      save_checkpoint_secs=FLAGS.save_checkpoint_secs,
-      save_summaries_steps=FLAGS.save_summaries_steps, fresh=FLAGS.fresh,
-      model=FLAGS.model, mixed_precision=FLAGS.mixed_precision)
+  train_worker(server, cluster, task, sync_replicas=FLAGS.sync_replicas,
+               replicas_to_aggregate=FLAGS.replicas_to_aggregate,
+               **cifar10.model_settings(FLAGS),
+               **cifar10_session.session_settings(FLAGS))
 
 
 def run():

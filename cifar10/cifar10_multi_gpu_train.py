@@ -228,34 +228,23 @@ def build_train_op(images, labels, global_step, devices,
   return train_op, loss, tf1.summary.merge(summaries)
 
 
-def train(train_dir=cifar10_session.TRAIN_DIR,
-          max_steps=cifar10_session.MAX_STEPS, num_towers=1,
-          tower_device='gpu', scale_lr_schedule=False,
+def train(*, num_towers=1, tower_device='gpu', scale_lr_schedule=False,
           data_dir=cifar10.DATA_DIR, batch_size=cifar10.BATCH_SIZE,
-          log_frequency=cifar10_session.LOG_FREQUENCY,
-          log_device_placement=False,
           pipeline=cifar10_input.DEFAULT_PIPELINE, use_fp16=False,
-          save_checkpoint_secs=cifar10_session.SAVE_CHECKPOINT_SECS,
-          save_summaries_steps=cifar10_session.SAVE_SUMMARIES_STEPS,
-          fresh=False, model='cifar10', mixed_precision=False):
+          model='cifar10', mixed_precision=False, **session):
   """Train CIFAR-10 on num_towers towers, resuming from train_dir.
 
   Args:
-    train_dir: where checkpoints, summaries and the graph are written.
-    max_steps: the global step to stop at.
     num_towers: how many towers (--num_gpus).
     tower_device: 'gpu' or 'cpu' (num_towers logical CPU devices).
     scale_lr_schedule: decay after 350 epochs of all towers' images.
     data_dir, pipeline, use_fp16: see cifar10.distorted_inputs.
     batch_size: images per tower and step.
-    log_frequency: steps between log lines.
-    log_device_placement: log the device of every op.
-    save_checkpoint_secs: seconds between checkpoints.
-    save_summaries_steps: steps between summaries.
-    fresh: delete train_dir first and start from step 0.
     model: 'cifar10' or 'vgg16'.
     mixed_precision: 16-bit arithmetic where it is faster (see
       mixed_precision.choose).
+    **session: the training session's settings, passed on to
+      cifar10_session.run_training (train_dir, max_steps, ...).
 
   Returns:
     The global step reached.
@@ -270,7 +259,6 @@ def train(train_dir=cifar10_session.TRAIN_DIR,
   mode = mixed_precision_lib.choose(mixed_precision,
                                     'cifar10_multi_gpu_train',
                                     use_fp16=use_fp16)
-  lock = cifar10_session.prepare_train_dir(train_dir, fresh)
   if tower_device == 'gpu':
     found = len(tf.config.list_physical_devices('GPU'))
     if found < num_towers:
@@ -278,7 +266,7 @@ def train(train_dir=cifar10_session.TRAIN_DIR,
             'puts the rest on the CPU%s.' % (num_towers, found, NO_GPU_BUILD))
   print('Training %d tower(s) on %s: %d images each, %d per step.' % (
       num_towers, ', '.join(devices), batch_size, batch_size * num_towers))
-  with lock, tf.Graph().as_default(), tf.device('/cpu:0'):
+  with tf.Graph().as_default(), tf.device('/cpu:0'):
     global_step = tf1.train.get_or_create_global_step()
     # One input pipeline for all towers, on the CPU so the GPUs only train.
     images, labels = cifar10.distorted_inputs(
@@ -289,15 +277,12 @@ def train(train_dir=cifar10_session.TRAIN_DIR,
     # Soft placement lets ops without a kernel on a tower's device (and
     # towers asked for on missing GPUs) fall back to the CPU.
     config = tf1.ConfigProto(
-        allow_soft_placement=True, log_device_placement=log_device_placement,
+        allow_soft_placement=True,
         device_count={'CPU': num_towers if tower_device == 'cpu' else 1})
     # Examples per second count all towers' images.
     return cifar10_session.run_training(
-        train_op, loss, train_dir, max_steps, batch_size * num_towers,
-        log_frequency=log_frequency, config=config,
-        scaffold=tf1.train.Scaffold(summary_op=summary_op),
-        save_checkpoint_secs=save_checkpoint_secs,
-        save_summaries_steps=save_summaries_steps, mode=mode).step
+        train_op, loss, batch_size * num_towers, mode=mode, config=config,
+        scaffold=tf1.train.Scaffold(summary_op=summary_op), **session).step
 
 
 def main(argv):
@@ -305,15 +290,10 @@ def main(argv):
   tf.get_logger().setLevel('ERROR')
   cifar10.maybe_download_and_extract(FLAGS.data_dir, FLAGS.data_url,
                                      FLAGS.data_md5)
-  train(train_dir=FLAGS.train_dir, max_steps=FLAGS.max_steps,
-        num_towers=FLAGS.num_gpus, tower_device=FLAGS.tower_device,
-        scale_lr_schedule=FLAGS.scale_lr_schedule, data_dir=FLAGS.data_dir,
-        batch_size=FLAGS.batch_size, log_frequency=FLAGS.log_frequency,
-        log_device_placement=FLAGS.log_device_placement,
-        pipeline=FLAGS.input_pipeline, use_fp16=FLAGS.use_fp16,
-        save_checkpoint_secs=FLAGS.save_checkpoint_secs,
-        save_summaries_steps=FLAGS.save_summaries_steps, fresh=FLAGS.fresh,
-        model=FLAGS.model, mixed_precision=FLAGS.mixed_precision)
+  train(num_towers=FLAGS.num_gpus, tower_device=FLAGS.tower_device,
+        scale_lr_schedule=FLAGS.scale_lr_schedule,
+        **cifar10.model_settings(FLAGS),
+        **cifar10_session.session_settings(FLAGS))
 
 
 def run():

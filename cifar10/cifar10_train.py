@@ -53,29 +53,20 @@ flags.adopt_module_key_flags(cifar10)
 flags.adopt_module_key_flags(cifar10_session)
 
 
-def train(train_dir=cifar10_session.TRAIN_DIR,
-          max_steps=cifar10_session.MAX_STEPS, data_dir=cifar10.DATA_DIR,
-          batch_size=cifar10.BATCH_SIZE,
-          log_frequency=cifar10_session.LOG_FREQUENCY,
-          log_device_placement=False,
+def train(*, data_dir=cifar10.DATA_DIR, batch_size=cifar10.BATCH_SIZE,
           pipeline=cifar10_input.DEFAULT_PIPELINE, use_fp16=False,
-          save_checkpoint_secs=cifar10_session.SAVE_CHECKPOINT_SECS,
-          save_summaries_steps=cifar10_session.SAVE_SUMMARIES_STEPS,
-          fresh=False, model='cifar10', mixed_precision=False):
+          model='cifar10', mixed_precision=False, **session):
   """Train CIFAR-10 for a number of steps, resuming from train_dir.
 
   Args:
-    train_dir: where checkpoints, summaries and the graph are written.
-    max_steps: the global step to stop at.
     data_dir, batch_size, pipeline, use_fp16: see cifar10.distorted_inputs.
-    log_frequency: steps between log lines.
-    log_device_placement: log the device of every op.
-    save_checkpoint_secs: seconds between checkpoints.
-    save_summaries_steps: steps between summaries.
-    fresh: delete train_dir first and start from step 0.
-    model: 'cifar10' or 'vgg16'.
+    model: 'cifar10' or 'vgg16' (see cifar10.inference).
     mixed_precision: 16-bit arithmetic where it is faster (see
       mixed_precision.choose).
+    **session: the training session's settings, passed on to
+      cifar10_session.run_training: train_dir, max_steps, log_frequency,
+      log_device_placement, fresh, save_checkpoint_secs,
+      save_summaries_steps.
 
   Returns:
     The global step reached.
@@ -88,9 +79,7 @@ def train(train_dir=cifar10_session.TRAIN_DIR,
   """
   mode = mixed_precision_lib.choose(mixed_precision, 'cifar10_train',
                                     use_fp16=use_fp16)
-  # Held until training ends: a second trainer on train_dir is refused.
-  with cifar10_session.prepare_train_dir(train_dir, fresh), \
-      tf.Graph().as_default():
+  with tf.Graph().as_default():
     global_step = tf1.train.get_or_create_global_step()
 
     # Force input pipeline to CPU:0 to avoid operations sometimes ending up on
@@ -112,12 +101,8 @@ def train(train_dir=cifar10_session.TRAIN_DIR,
         loss, global_step, batch_size, model,
         wrap_optimizer=mixed_precision_lib.optimizer_wrapper(mode))
 
-    config = tf1.ConfigProto(log_device_placement=log_device_placement)
     return cifar10_session.run_training(
-        train_op, loss, train_dir, max_steps, batch_size,
-        log_frequency=log_frequency, config=config,
-        save_checkpoint_secs=save_checkpoint_secs,
-        save_summaries_steps=save_summaries_steps, mode=mode).step
+        train_op, loss, batch_size, mode=mode, **session).step
 
 
 def main(argv):
@@ -125,14 +110,8 @@ def main(argv):
   tf.get_logger().setLevel('ERROR')
   cifar10.maybe_download_and_extract(FLAGS.data_dir, FLAGS.data_url,
                                      FLAGS.data_md5)
-  train(train_dir=FLAGS.train_dir, max_steps=FLAGS.max_steps,
-        data_dir=FLAGS.data_dir, batch_size=FLAGS.batch_size,
-        log_frequency=FLAGS.log_frequency,
-        log_device_placement=FLAGS.log_device_placement,
-        pipeline=FLAGS.input_pipeline, use_fp16=FLAGS.use_fp16,
-        save_checkpoint_secs=FLAGS.save_checkpoint_secs,
-        save_summaries_steps=FLAGS.save_summaries_steps, fresh=FLAGS.fresh,
-        model=FLAGS.model, mixed_precision=FLAGS.mixed_precision)
+  train(**cifar10.model_settings(FLAGS),
+        **cifar10_session.session_settings(FLAGS))
 
 
 def run():

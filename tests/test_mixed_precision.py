@@ -192,15 +192,16 @@ def test_checkpoints_resume_and_evaluate_in_either_mode(data_dir, tmp_path,
   kwargs = dict(data_dir=data_dir, batch_size=8, pipeline='dataset')
   # float16 as on a GPU (loss scaling; the float16 rewrite needs a GPU).
   monkeypatch.setattr(mixed_precision, '_have_gpu', lambda: True)
-  assert cifar10_train.train(train_dir, 4, mixed_precision=True,
-                             **kwargs) == 4
+  assert cifar10_train.train(train_dir=train_dir, max_steps=4,
+                             mixed_precision=True, **kwargs) == 4
   names = {n for n, _ in tf1.train.list_variables(train_dir)}
   assert not names & {'current_loss_scale', 'good_steps'}
   monkeypatch.setattr(mixed_precision, '_have_gpu', lambda: False)
-  assert cifar10_train.train(train_dir, 8, **kwargs) == 8  # float32
+  assert cifar10_train.train(train_dir=train_dir, max_steps=8,
+                             **kwargs) == 8  # float32
   monkeypatch.setattr(mixed_precision, '_have_gpu', lambda: True)
-  assert cifar10_train.train(train_dir, 12, mixed_precision=True,
-                             **kwargs) == 12
+  assert cifar10_train.train(train_dir=train_dir, max_steps=12,
+                             mixed_precision=True, **kwargs) == 12
   assert {n for n, _ in tf1.train.list_variables(train_dir)} == names
   results = {}
   for mode in (False, True):

@@ -63,7 +63,8 @@ def write_cifar10_bin(path, labels, images):
   return path
 
 
-def make_cifar10_dir(root, n=100, n_test=None, seed=0, signal=0.6):
+def make_cifar10_dir(root, n=100, n_test=None, seed=0, signal=0.6,
+                     flat=False):
   """Makes <root>/cifar-10-batches-bin with five training files and a test file.
 
   Args:
@@ -72,6 +73,10 @@ def make_cifar10_dir(root, n=100, n_test=None, seed=0, signal=0.6):
     n_test: records in test_batch.bin (default n).
     seed: random seed for labels and noise.
     signal: how strongly each image shows its class colour (0 = pure noise).
+    flat: every image one grey level instead, which per-image
+      standardization turns into zeros whatever the distortions: nothing
+      to learn, so training cannot diverge (for tests of what happens
+      around training: faults, signals, locks).
 
   Returns:
     dict with 'dir' (the batches folder), 'train' and 'test', each a
@@ -87,6 +92,9 @@ def make_cifar10_dir(root, n=100, n_test=None, seed=0, signal=0.6):
     count = n_test if name == 'test_batch.bin' else n
     labels = rng.randint(0, 10, size=count).astype(np.uint8)
     images = cifar10_images(labels, seed=seed * 100 + i, signal=signal)
+    if flat:
+      images = np.broadcast_to(images.mean(axis=(1, 2, 3), keepdims=True),
+                               images.shape).astype(np.uint8)
     write_cifar10_bin(os.path.join(folder, name), labels, images)
     all_labels.append(labels)
     all_images.append(images)
