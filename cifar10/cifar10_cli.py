@@ -4,8 +4,10 @@ Summary of available functions:
 
  # First thing a program does, before TensorFlow loads: Ctrl-C (Ctrl+Break
  # on Windows) or SIGTERM from now on ends it with one line, not a
- # traceback; and every line it prints can be written to the console.
- start(prog)
+ # traceback; every line it prints can be written to the console; with its
+ # flags parsed (argparse), --help and bad flags are answered at once.
+ start_program(__name__, prog, check_flags=None)  # the programs' one line
+ start(prog)                                  # what it does, unconditionally
  SIGNALS                    # the signals that stop a program, here
  quick_tensorflow_import()  # TensorFlow loads quicker, its notices hidden
 
@@ -19,6 +21,11 @@ Summary of available functions:
  # flag is one line, and so is every expected error raised in main.
  run(main, module, prog)
  run_plain(main, prog)      # the same for a main(argv=None) using argparse
+
+Every program has the same skeleton: main(argv) is the program (it reads
+the flags and does the work), run() its entry point (`python prog.py`,
+`python -m`, the installed command): run(main, ...) or run_plain(main,
+...).
  line = error_line(prog, error)      # '<prog>: error: <one line>'
 
  # The installed commands (console scripts): start(prog), then the program.
@@ -213,6 +220,7 @@ def start(prog):
   console_safe()
   _install(_quit_at_once(prog))
   quick_tensorflow_import()
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # C++ notices hidden.
 
 
 def quick_tensorflow_import():
@@ -225,6 +233,35 @@ def quick_tensorflow_import():
   if 'tensorflow' not in sys.modules and not any(
       isinstance(f, _QuickTensorFlowImport) for f in sys.meta_path):
     sys.meta_path.insert(0, _QuickTensorFlowImport())
+
+
+class _Launched(object):
+  """The module an installed command is starting (see _launch)."""
+  module = None
+
+
+def start_program(module_name, prog, check_flags=None):
+  """The start of every program: start(prog) when it runs as a program.
+
+  Each program calls this as its first line after the imports it needs for
+  it, with its own __name__: run as `python prog.py`, `python -m ...` or as
+  its installed command, it starts; imported as a library, nothing happens.
+  With check_flags (a function that parses the command line with the
+  program's argparse parser, which must not need TensorFlow), --help is
+  answered and a bad flag refused now, not after seconds of loading
+  TensorFlow.
+
+  Args:
+    module_name: the program's __name__.
+    prog: the program's name.
+    check_flags: None, or a function of no arguments that parses sys.argv
+      (and exits on --help or a bad flag).
+  """
+  if module_name not in ('__main__', _Launched.module):
+    return
+  start(prog)
+  if check_flags is not None:
+    check_flags()
 
 
 def tmp_dir(*parts, path=os.path):
@@ -356,7 +393,9 @@ def run(main, module, prog):
 def run_plain(main, prog):
   """Runs a program whose main(argv=None) parses its own flags (argparse).
 
-  Signals as in run(); main's return value is the exit status.
+  Signals as in run(); OSError and ValueError end the program with
+  error_line() and status 1. An int that main returns is the exit status;
+  anything else (what a program returns to its library callers) means 0.
 
   Args:
     main: the program's main(argv=None).
@@ -367,12 +406,14 @@ def run_plain(main, prog):
     status = main()
   except KeyboardInterrupt as e:
     _stopped(prog, e)
-  except Exception:  # Perhaps a signal's Stopped, replaced.
+  except Exception as e:  # Perhaps a signal's Stopped, replaced.
     _stopped_if_signalled(prog)
-    raise
+    if not isinstance(e, (OSError, ValueError)):
+      raise
+    sys.exit(error_line(prog, e))
   finally:
     _finish()
-  sys.exit(status)
+  sys.exit(status if isinstance(status, int) else 0)
 
 
 def _finish():
@@ -402,10 +443,11 @@ def _stopped(prog, interrupt):
   sys.exit(SIGNAL_EXIT_BASE + signal.Signals[name])
 
 
-def _launch(prog, entry='run'):
+def _launch(prog):
   """An installed command: start(prog), then load and run the program."""
   start(prog)
-  getattr(importlib.import_module('cifar10.' + prog), entry)()
+  _Launched.module = 'cifar10.' + prog
+  importlib.import_module(_Launched.module).run()
 
 
 def cifar10_train():
@@ -445,4 +487,4 @@ def precision_vs_steps():
 
 def classify_images():
   """The classify_images command."""
-  _launch('classify_images', 'main')
+  _launch('classify_images')

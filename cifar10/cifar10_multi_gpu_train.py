@@ -44,21 +44,16 @@ of all towers instead (decay after 350 epochs, i.e. N times fewer steps).
 import os
 import sys
 
-if __name__ == '__main__':
-  if not __package__:
-    # Run as `python cifar10_multi_gpu_train.py`: this folder is first on
-    # sys.path and its cifar10.py would shadow the cifar10 package: start
-    # from the root.
-    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  from cifar10 import cifar10_cli
-  cifar10_cli.start('cifar10_multi_gpu_train')  # While TensorFlow loads too.
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
+if __name__ == '__main__' and not __package__:
+  # Run as a file in cifar10/, where cifar10.py would shadow the package.
+  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from cifar10 import cifar10_cli
+cifar10_cli.start_program(__name__, 'cifar10_multi_gpu_train')
 
 from absl import flags
 import tensorflow as tf
 
 from cifar10 import cifar10
-from cifar10 import cifar10_cli
 from cifar10 import cifar10_input
 from cifar10 import cifar10_session
 from cifar10 import mixed_precision as mixed_precision_lib

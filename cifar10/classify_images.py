@@ -40,20 +40,15 @@ import argparse
 import os
 import sys
 
-if __name__ == '__main__':
-  if not __package__:
-    # Run as `python classify_images.py`: this folder is first on sys.path
-    # and its cifar10.py would shadow the cifar10 package: start from the
-    # root.
-    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  from cifar10 import cifar10_cli
-  cifar10_cli.start('classify_images')  # Ctrl-C while TensorFlow loads too.
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
+if __name__ == '__main__' and not __package__:
+  # Run as a file in cifar10/, where cifar10.py would shadow the package.
+  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from cifar10 import cifar10_cli
+cifar10_cli.start_program(__name__, 'classify_images')
 
 import numpy as np
 import tensorflow as tf
 
-from cifar10 import cifar10_cli
 from cifar10 import cifar10_download
 from cifar10 import cifar10_input
 from cifar10 import image_files
@@ -230,7 +225,7 @@ def _parser():
   return parser
 
 
-def run(argv=None):
+def main(argv=None):
   """Parses flags, restores the model and prints a line per image.
 
   Exits with status 1 when a file could not be classified (the others are
@@ -277,15 +272,10 @@ def run(argv=None):
         PROG, failed, len(files)))
 
 
-def _run_or_exit():
-  run()
-  return 0
-
-
-def main():
-  """Entry point of the classify_images console script."""
-  cifar10_cli.run_plain(_run_or_exit, PROG)
+def run():
+  """Entry point of the classify_images command and of the file."""
+  cifar10_cli.run_plain(main, PROG)
 
 
 if __name__ == '__main__':
-  main()
+  run()

@@ -42,24 +42,36 @@ import math
 import os
 import sys
 
-if __name__ == '__main__':
-  if not __package__:
-    # Run as `python cnn_building_blocks.py`: this folder is first on
-    # sys.path and its cifar10.py would shadow the cifar10 package: start
-    # from the root.
-    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  from cifar10 import cifar10_cli
-  cifar10_cli.start('cnn_building_blocks')  # Ctrl-C while TensorFlow loads.
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
+if __name__ == '__main__' and not __package__:
+  # Run as a file in cifar10/, where cifar10.py would shadow the package.
+  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from cifar10 import cifar10_cli
+
+PROG = 'cnn_building_blocks'
+BLOCKS = ('convolution', 'stride_padding', 'pooling', 'softmax', 'one_hot')
+
+
+def _parser():
+  parser = argparse.ArgumentParser(
+      prog=PROG, allow_abbrev=False,  # A misspelled flag is an error.
+      description=__doc__,
+      formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('--only', choices=BLOCKS,
+                      help='Show only this block (default: all).')
+  parser.add_argument('--plot_dir',
+                      help='Also write one PNG figure per block here '
+                           '(needs matplotlib).')
+  return parser
+
+
+# Before TensorFlow loads: Ctrl-C, --help and bad flags answered at once.
+cifar10_cli.start_program(__name__, PROG, lambda: _parser().parse_args())
 
 import numpy as np
 import tensorflow as tf
 
-from cifar10 import cifar10_cli
 from cifar10 import cnn_building_blocks_plot as show
 
-PROG = 'cnn_building_blocks'
-BLOCKS = ('convolution', 'stride_padding', 'pooling', 'softmax', 'one_hot')
 
 # The classic 5x5 example of 0s and 1s that convolution lessons start from.
 CLASSIC_IMAGE = np.array([[1, 1, 1, 0, 0],
@@ -288,15 +300,7 @@ def one_hot_block(labels, depth):
 
 def main(argv=None):
   """Parses flags, walks through the blocks; returns the exit status."""
-  parser = argparse.ArgumentParser(
-      prog=PROG, allow_abbrev=False,  # A misspelled flag is an error.
-      description=__doc__,
-      formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--only', choices=BLOCKS,
-                      help='Show only this block (default: all).')
-  parser.add_argument('--plot_dir',
-                      help='Also write one PNG figure per block here '
-                           '(needs matplotlib).')
+  parser = _parser()
   args = parser.parse_args(argv)
   tf.get_logger().setLevel('ERROR')
   plt = None

@@ -41,23 +41,47 @@ import tarfile
 import tempfile
 import time
 
-if __name__ == '__main__':
-  if not __package__:
-    # Run as `python make_cifar10_dataset.py`: this folder is first on
-    # sys.path and its cifar10.py would shadow the cifar10 package: start
-    # from the root.
-    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  from cifar10 import cifar10_cli
-  cifar10_cli.start('make_cifar10_dataset')  # Ctrl-C while loading, too.
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
+if __name__ == '__main__' and not __package__:
+  # Run as a file in cifar10/, where cifar10.py would shadow the package.
+  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from cifar10 import cifar10_cli
+import mnist
+
+PROG = 'make_cifar10_dataset'
+# Share of --image_dir images put in the test file.
+DEFAULT_TEST_FRACTION = 0.2
+
+
+def _parser():
+  parser = argparse.ArgumentParser(
+      prog=PROG, allow_abbrev=False, description=__doc__,
+      formatter_class=argparse.RawDescriptionHelpFormatter)
+  source = parser.add_mutually_exclusive_group(required=True)
+  source.add_argument('--image_dir', help='Folder of class sub-folders of '
+                      'PNG/JPEG/GIF/BMP images (at most 10 classes).')
+  source.add_argument('--mnist_dir', help='Folder with the four MNIST files '
+                      '(gzip or not).')
+  parser.add_argument('--output_dir', required=True, help='Where to write '
+                      'cifar-10-batches-bin, the tarball and its md5.')
+  parser.add_argument('--test_fraction', type=float, default=None,
+                      help='Share of --image_dir images for the test file '
+                      '(default %g).' % DEFAULT_TEST_FRACTION)
+  parser.add_argument('--seed', type=int, default=None, help='Seed of the '
+                      '--image_dir shuffle (default 0).')
+  parser.add_argument('--overwrite', action='store_true',
+                      help='Replace a data set already in --output_dir.')
+  return parser
+
+
+# Before TensorFlow loads: Ctrl-C, --help and bad flags answered at once.
+cifar10_cli.start_program(__name__, PROG,
+                          lambda: mnist.parse_flags(_parser()))
 
 import numpy as np
 
-from cifar10 import cifar10_cli
 from cifar10 import cifar10_download
 from cifar10 import cifar10_input
 from cifar10 import image_files
-import mnist
 from mnist import input_data
 
 SIZE = image_files.SIZE  # CIFAR-10 images are 32x32 RGB.
@@ -69,7 +93,6 @@ META_FILE = cifar10_input.META_FILE  # Class names, one per line.
 BATCHES_DIR = 'cifar-10-batches-bin'  # As in the official tarball.
 TARBALL = 'cifar-10-binary.tar.gz'  # The name cifar10_train looks for.
 IMAGE_EXTENSIONS = image_files.IMAGE_EXTENSIONS
-DEFAULT_TEST_FRACTION = 0.2  # Share of --image_dir images put in the test file.
 MNIST_NAMES = ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte',
                't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')
 
@@ -376,23 +399,7 @@ def summary(written, train_labels, test_labels, classes, ignored=()):
 
 def main(argv=None):
   """Parses the flags and writes the data set; returns the written paths."""
-  parser = argparse.ArgumentParser(
-      prog='make_cifar10_dataset', allow_abbrev=False, description=__doc__,
-      formatter_class=argparse.RawDescriptionHelpFormatter)
-  source = parser.add_mutually_exclusive_group(required=True)
-  source.add_argument('--image_dir', help='Folder of class sub-folders of '
-                      'PNG/JPEG/GIF/BMP images (at most 10 classes).')
-  source.add_argument('--mnist_dir', help='Folder with the four MNIST files '
-                      '(gzip or not).')
-  parser.add_argument('--output_dir', required=True, help='Where to write '
-                      'cifar-10-batches-bin, the tarball and its md5.')
-  parser.add_argument('--test_fraction', type=float, default=None,
-                      help='Share of --image_dir images for the test file '
-                      '(default %g).' % DEFAULT_TEST_FRACTION)
-  parser.add_argument('--seed', type=int, default=None, help='Seed of the '
-                      '--image_dir shuffle (default 0).')
-  parser.add_argument('--overwrite', action='store_true',
-                      help='Replace a data set already in --output_dir.')
+  parser = _parser()
   flags = mnist.parse_flags(parser, argv)
   if flags.mnist_dir and (flags.test_fraction is not None or
                           flags.seed is not None):
@@ -413,18 +420,9 @@ def main(argv=None):
   return written
 
 
-def _main_or_error():
-  # Bad input is one line; main() itself returns what it wrote, for tests.
-  try:
-    main()
-  except (OSError, ValueError) as e:
-    return 'make_cifar10_dataset: error: %s' % e
-  return 0
-
-
 def run():
-  """Entry point of the make_cifar10_dataset console script."""
-  cifar10_cli.run_plain(_main_or_error, 'make_cifar10_dataset')
+  """Entry point of the make_cifar10_dataset command and of the file."""
+  cifar10_cli.run_plain(main, PROG)
 
 
 if __name__ == '__main__':

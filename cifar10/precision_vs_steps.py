@@ -53,16 +53,12 @@ import subprocess
 import sys
 import time
 
-if __name__ == '__main__':
-  if not __package__:
-    # Run as `python precision_vs_steps.py`: this folder is first on
-    # sys.path and its cifar10.py would shadow the cifar10 package: start
-    # from the root.
-    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  from cifar10 import cifar10_cli
-  cifar10_cli.start('precision_vs_steps')  # Ctrl-C while loading, too.
-
+if __name__ == '__main__' and not __package__:
+  # Run as a file in cifar10/, where cifar10.py would shadow the package.
+  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 from cifar10 import cifar10_cli
+cifar10_cli.start_program(__name__, 'precision_vs_steps')
+
 from cifar10 import precision_plots
 from mnist import int_at_least
 from mnist import new_parser

@@ -5,7 +5,12 @@ print a KeyboardInterrupt traceback, and SIGTERM would end it silently. So
 the console scripts start here: each function below first installs
 handlers that print one line and exit at once (nothing has been written
 yet), and only then imports its program and calls its run(). The programs
-call startup() at their top for `python prog.py` and `python -m`.
+call start_program() near their top, which does the same for `python
+prog.py` and `python -m`, and answers --help before TensorFlow loads.
+
+Every program has the same skeleton: main(argv=None) is the program (it
+parses the flags and does the work), run() its entry point (`python
+prog.py`, `python -m`, the installed command): run_and_finish(main).
 
 This module uses only the standard library, so it loads in milliseconds.
 Before it does, in the interpreter's own first tens of milliseconds, a
@@ -16,8 +21,10 @@ Windows has no SIGTERM from other processes (a program there is ended
 without warning, as by kill -9 elsewhere); Ctrl+C and Ctrl+Break are its
 signals.
 
+ start_program(__name__, 'mnist_deep', check_flags)  # each program's start
  startup('mnist_deep')    # SIGINT/SIGTERM: one line, exit 128 + signum
- run_and_finish(run)      # then a late signal changes nothing
+ run_and_finish(main)     # a program's run(): then a late signal changes
+                          # nothing
  mnist_deep()             # the `mnist_deep` command, and one per program
  SIGNALS                  # the signals that stop a program, here
  quick_tensorflow_import()  # TensorFlow loads quicker, its notices hidden
@@ -173,27 +180,58 @@ def quick_tensorflow_import():
     sys.meta_path.insert(0, _QuickTensorFlowImport())
 
 
-def run_and_finish(run):
-  """Calls run(), then ignores Ctrl-C and SIGTERM while the process exits.
+def run_and_finish(main):
+  """Calls main(), then ignores Ctrl-C and SIGTERM while the process exits.
 
-  Once run() is over the program's work is done (or its error printed);
-  a signal during the exit would only add a traceback or cut it short.
+  Once main() is over the program's work is done (or its error printed);
+  a signal during the exit would only add a traceback or cut it short. A
+  program's run() is this, with its main.
 
   Args:
-    run: the program's run function, called without arguments.
+    main: the program's main function, called without arguments.
   """
   try:
-    run()
+    main()
   finally:
     for signum in SIGNALS:
       signal.signal(signum, signal.SIG_IGN)
 
 
+class _Launched(object):
+  """The module an installed command is starting (see _launch)."""
+  module = None
+
+
+def start_program(module_name, prog, check_flags=None):
+  """The start of every program: startup(prog) when it runs as a program.
+
+  Each program calls this as its first line after the imports it needs for
+  it, with its own __name__: run as `python prog.py`, `python -m ...` or as
+  its installed command, it starts; imported as a library, nothing happens.
+  With check_flags (a function that parses the command line with the
+  program's parser, which must not need TensorFlow), --help is answered and
+  a bad flag refused now, not after seconds of loading TensorFlow.
+
+  Args:
+    module_name: the program's __name__.
+    prog: the program's name.
+    check_flags: None, or a function of no arguments that parses sys.argv
+      (and exits on --help or a bad flag).
+  """
+  if module_name not in ('__main__', _Launched.module):
+    return
+  startup(prog)
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # C++ notices hidden.
+  if check_flags is not None:
+    check_flags()
+
+
 def _launch(module):
   startup(module)
+  _Launched.module = 'mnist.' + module
   # Imported by name, after the handlers: the programs import this module
   # for their own start, so a static import would be a circle.
-  run_and_finish(importlib.import_module('mnist.' + module).run)
+  importlib.import_module(_Launched.module).run()
 
 
 def fully_connected_feed():

@@ -40,29 +40,56 @@ import shutil
 import sys
 import time
 
-if __name__ == '__main__':
-  if not __package__:
-    # Run as `python prog.py`: this folder is first on sys.path and its
-    # mnist.py would shadow the mnist package, so start from the repo root.
-    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  # Before TensorFlow loads (seconds): Ctrl-C then gives one line.
-  from mnist import commands
-  commands.startup('fully_connected_feed')
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
+if __name__ == '__main__' and not __package__:
+  # Run as a file in mnist/, where mnist.py would shadow the package.
+  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from mnist import commands
+from mnist import int_at_least
+from mnist import new_parser
+from mnist import parse_flags
+from mnist import tmp_dir
+
+PROG = 'fully_connected_feed'
+
+
+def _parser():
+  parser = new_parser(PROG, __doc__)
+  parser.add_argument('--learning_rate', type=float, default=0.01,
+                      help='Initial learning rate.')
+  parser.add_argument('--max_steps', type=int_at_least(0), default=2000,
+                      help='Number of steps to run trainer.')
+  parser.add_argument('--hidden1', type=int_at_least(1), default=128,
+                      help='Number of units in hidden layer 1.')
+  parser.add_argument('--hidden2', type=int_at_least(1), default=32,
+                      help='Number of units in hidden layer 2.')
+  parser.add_argument('--batch_size', type=int_at_least(1), default=100,
+                      help='Batch size (any size: evaluation counts every '
+                      'example).')
+  parser.add_argument('--input_data_dir', type=str,
+                      default=tmp_dir('tensorflow', 'mnist', 'input_data',
+                                      root=os.getenv('TEST_TMPDIR')),
+                      help='Directory to put the input data.')
+  parser.add_argument('--log_dir', type=str,
+                      default=tmp_dir('tensorflow', 'mnist', 'logs',
+                                      'fully_connected_feed',
+                                      root=os.getenv('TEST_TMPDIR')),
+                      help='Directory to put the log data (emptied first).')
+  parser.add_argument('--fake_data', default=False, action='store_true',
+                      help='If true, uses fake data for unit testing.')
+  return parser
+
+
+# Before TensorFlow loads: Ctrl-C, --help and bad flags answered at once.
+commands.start_program(__name__, PROG, lambda: parse_flags(_parser()))
 
 import tensorflow as tf
 
 from mnist import input_data
-from mnist import int_at_least
 from mnist import mnist
-from mnist import new_parser
-from mnist import parse_flags
-from mnist import tmp_dir
 from mnist import training
 
 tf1 = tf.compat.v1
 
-PROG = 'fully_connected_feed'
 # Examples per session run in do_eval: 3x faster than the training batch of
 # 100 here (0.6 s instead of 1.8 s for the 70,000), while memory stays small
 # (feeding a whole split at once is what ran out of memory for some users).
@@ -278,34 +305,7 @@ def fresh_log_dir(log_dir):
   os.makedirs(log_dir)
 
 
-def _parser():
-  parser = new_parser(PROG, __doc__)
-  parser.add_argument('--learning_rate', type=float, default=0.01,
-                      help='Initial learning rate.')
-  parser.add_argument('--max_steps', type=int_at_least(0), default=2000,
-                      help='Number of steps to run trainer.')
-  parser.add_argument('--hidden1', type=int_at_least(1), default=128,
-                      help='Number of units in hidden layer 1.')
-  parser.add_argument('--hidden2', type=int_at_least(1), default=32,
-                      help='Number of units in hidden layer 2.')
-  parser.add_argument('--batch_size', type=int_at_least(1), default=100,
-                      help='Batch size (any size: evaluation counts every '
-                      'example).')
-  parser.add_argument('--input_data_dir', type=str,
-                      default=tmp_dir('tensorflow', 'mnist', 'input_data',
-                                      root=os.getenv('TEST_TMPDIR')),
-                      help='Directory to put the input data.')
-  parser.add_argument('--log_dir', type=str,
-                      default=tmp_dir('tensorflow', 'mnist', 'logs',
-                                      'fully_connected_feed',
-                                      root=os.getenv('TEST_TMPDIR')),
-                      help='Directory to put the log data (emptied first).')
-  parser.add_argument('--fake_data', default=False, action='store_true',
-                      help='If true, uses fake data for unit testing.')
-  return parser
-
-
-def run(argv=None):
+def main(argv=None):
   """The program: parses flags, empties --log_dir and trains.
 
   Expected errors (bad data, an unwritable --log_dir, divergence) and
@@ -331,5 +331,10 @@ def run(argv=None):
                  data_sets=data_sets)
 
 
+def run():
+  """Entry point of the fully_connected_feed command and of the file."""
+  commands.run_and_finish(main)
+
+
 if __name__ == '__main__':
-  commands.run_and_finish(run)
+  run()

@@ -42,21 +42,15 @@ import signal
 import sys
 import urllib.parse
 
-if __name__ == '__main__':
-  if not __package__:
-    # Run as `python handwriting_pad.py`: this folder is first on sys.path
-    # and its mnist.py would shadow the mnist package, so start from the
-    # repo root.
-    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  # Before TensorFlow loads (seconds): Ctrl-C then gives one line.
-  from mnist import commands
-  commands.startup('handwriting_pad')
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
+if __name__ == '__main__' and not __package__:
+  # Run as a file in mnist/, where mnist.py would shadow the package.
+  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from mnist import commands
+commands.start_program(__name__, 'handwriting_pad')  # Before TensorFlow.
 
 import numpy as np
 import tensorflow as tf
 
-from mnist import commands
 from mnist import digit_image
 from mnist import handwriting_pad_page
 from mnist import new_parser
@@ -323,7 +317,7 @@ def _parser():
   return parser
 
 
-def run(argv=None):
+def main(argv=None):
   """Parses flags, restores the model and serves the pad until Ctrl-C.
 
   Args:
@@ -376,5 +370,10 @@ def run(argv=None):
       signal.signal(signum, handler)
 
 
+def run():
+  """Entry point of the handwriting_pad command and of the file."""
+  commands.run_and_finish(main)
+
+
 if __name__ == '__main__':
-  commands.run_and_finish(run)
+  run()

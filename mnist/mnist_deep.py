@@ -51,38 +51,16 @@ import os
 import sys
 import tempfile
 
-if __name__ == '__main__':
-  if not __package__:
-    # Run as `python prog.py`: this folder is first on sys.path and its
-    # mnist.py would shadow the mnist package, so start from the repo root.
-    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  # Before TensorFlow loads (seconds): Ctrl-C then gives one line.
-  from mnist import commands
-  commands.startup('mnist_deep')
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
-
-import numpy as np
-import tensorflow as tf
-
-from mnist import input_data
+if __name__ == '__main__' and not __package__:
+  # Run as a file in mnist/, where mnist.py would shadow the package.
+  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from mnist import commands
 from mnist import int_at_least
 from mnist import new_parser
 from mnist import parse_flags
 from mnist import tmp_dir
-from mnist import training
-
-tf1 = tf.compat.v1
 
 PROG = 'mnist_deep'  # The name in usage and error lines.
-IMAGE_SIZE = 28  # MNIST images are 28x28 pixels, one channel.
-IMAGE_PIXELS = IMAGE_SIZE * IMAGE_SIZE  # 784, the width of x.
-NUM_CLASSES = 10  # The digits 0-9.
-NUM_PARAMETERS = 3274634  # Trainable parameters of deepnn (tested).
-LEARNING_RATE = 1e-4  # Adam's step size.
-TRAIN_KEEP_PROB = 0.5  # Dropout keeps half the fc1 units while training.
-LOG_EVERY = 100  # Steps between `training accuracy` lines.
-CHECKPOINT_EVERY = 1000  # Steps between checkpoints.
-EVAL_BATCH_SIZE = 1000  # Test images per evaluation batch.
 DEFAULT_DATA_DIR = tmp_dir('tensorflow', 'mnist', 'input_data')
 DEFAULT_LOG_DIR = tmp_dir('tensorflow', 'mnist', 'logs', 'mnist_deep')
 
@@ -100,6 +78,28 @@ def _parser():
   parser.add_argument('--batch_size', type=int_at_least(1), default=50,
                       help='Images per training step. Default %(default)s.')
   return parser
+
+
+# Before TensorFlow loads: Ctrl-C, --help and bad flags answered at once.
+commands.start_program(__name__, PROG, lambda: parse_flags(_parser()))
+
+import numpy as np
+import tensorflow as tf
+
+from mnist import input_data
+from mnist import training
+
+tf1 = tf.compat.v1
+
+IMAGE_SIZE = 28  # MNIST images are 28x28 pixels, one channel.
+IMAGE_PIXELS = IMAGE_SIZE * IMAGE_SIZE  # 784, the width of x.
+NUM_CLASSES = 10  # The digits 0-9.
+NUM_PARAMETERS = 3274634  # Trainable parameters of deepnn (tested).
+LEARNING_RATE = 1e-4  # Adam's step size.
+TRAIN_KEEP_PROB = 0.5  # Dropout keeps half the fc1 units while training.
+LOG_EVERY = 100  # Steps between `training accuracy` lines.
+CHECKPOINT_EVERY = 1000  # Steps between checkpoints.
+EVAL_BATCH_SIZE = 1000  # Test images per evaluation batch.
 
 
 def _weight_variable(shape):
@@ -281,7 +281,7 @@ def train(data_sets, log_dir, max_steps=20000, batch_size=50,
   return accuracy, checkpoint
 
 
-def run(argv=None):
+def main(argv=None):
   """Parses flags, reads MNIST, trains, prints the test accuracy.
 
   Args:
@@ -307,5 +307,10 @@ def run(argv=None):
     print('Model saved in %s' % checkpoint)
 
 
+def run():
+  """Entry point of the mnist_deep command and of the file."""
+  commands.run_and_finish(main)
+
+
 if __name__ == '__main__':
-  commands.run_and_finish(run)
+  run()

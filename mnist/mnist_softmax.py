@@ -29,30 +29,16 @@ Summary of available functions:
 import os
 import sys
 
-if __name__ == '__main__':
-  if not __package__:
-    # Run as `python prog.py`: this folder is first on sys.path and its
-    # mnist.py would shadow the mnist package, so start from the repo root.
-    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  # Before TensorFlow loads (seconds): Ctrl-C then gives one line.
-  from mnist import commands
-  commands.startup('mnist_softmax')
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
-
-import tensorflow as tf
-
-from mnist import input_data
+if __name__ == '__main__' and not __package__:
+  # Run as a file in mnist/, where mnist.py would shadow the package.
+  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from mnist import commands
 from mnist import int_at_least
 from mnist import new_parser
 from mnist import parse_flags
 from mnist import tmp_dir
-from mnist import training
-
-tf1 = tf.compat.v1
 
 PROG = 'mnist_softmax'  # The name in usage and error lines, however started.
-IMAGE_PIXELS = 784  # 28x28 images, flattened.
-NUM_CLASSES = 10  # The digits 0-9.
 DEFAULT_DATA_DIR = tmp_dir('tensorflow', 'mnist', 'input_data')
 
 
@@ -68,6 +54,20 @@ def _parser():
   parser.add_argument('--learning_rate', type=float, default=0.5,
                       help='Gradient descent step size. Default %(default)s.')
   return parser
+
+
+# Before TensorFlow loads: Ctrl-C, --help and bad flags answered at once.
+commands.start_program(__name__, PROG, lambda: parse_flags(_parser()))
+
+import tensorflow as tf
+
+from mnist import input_data
+from mnist import training
+
+tf1 = tf.compat.v1
+
+IMAGE_PIXELS = 784  # 28x28 images, flattened.
+NUM_CLASSES = 10  # The digits 0-9.
 
 
 def inference(x):
@@ -151,7 +151,7 @@ def train(data_sets, max_steps=1000, batch_size=100, learning_rate=0.5):
       return float(value), sess.run(weights), sess.run(biases)
 
 
-def run(argv=None):
+def main(argv=None):
   """Parses flags, reads MNIST, trains and prints the test accuracy.
 
   Args:
@@ -168,5 +168,10 @@ def run(argv=None):
     print('%g' % accuracy)
 
 
+def run():
+  """Entry point of the mnist_softmax command and of the file."""
+  commands.run_and_finish(main)
+
+
 if __name__ == '__main__':
-  commands.run_and_finish(run)
+  run()

@@ -42,37 +42,20 @@ import json
 import os
 import sys
 
-if __name__ == '__main__':
-  if not __package__:
-    # Run as `python prog.py`: this folder is first on sys.path and its
-    # mnist.py would shadow the mnist package, so start from the repo root.
-    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  # Before TensorFlow loads (seconds): Ctrl-C then gives one line.
-  from mnist import commands
-  commands.startup('mnist_softmax_xla')
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
-
-import tensorflow as tf
-from tensorflow.python.client import timeline
-
-from mnist import input_data
+if __name__ == '__main__' and not __package__:
+  # Run as a file in mnist/, where mnist.py would shadow the package.
+  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from mnist import commands
 from mnist import int_at_least
 from mnist import new_parser
 from mnist import parse_flags
 from mnist import tmp_dir
-from mnist import training
-
-tf1 = tf.compat.v1
 
 PROG = 'mnist_softmax_xla'  # The name in usage and error lines.
-IMAGE_PIXELS = 784  # 28x28 images, flattened.
-NUM_CLASSES = 10  # The digits 0-9.
 DEFAULT_DATA_DIR = tmp_dir('tensorflow', 'mnist', 'input_data')
 DEFAULT_LOG_DIR = tmp_dir('tensorflow', 'mnist', 'logs', 'mnist_softmax_xla')
 TRACE_FILE = 'timeline.ctf.json'  # The original's name for the trace.
-CPU_JIT_FLAG = '--tf_xla_cpu_global_jit'  # Lets the global JIT work on CPU.
-
-_TRUE = ('1', 'true', 't', 'yes', 'y', 'on')
+_TRUE = ('1', 'true', 't', 'yes', 'y', 'on')  # --xla's words.
 _FALSE = ('0', 'false', 'f', 'no', 'n', 'off')
 
 
@@ -104,6 +87,22 @@ def _parser():
   parser.add_argument('--batch_size', type=int_at_least(1), default=100,
                       help='Images per training step. Default %(default)s.')
   return parser
+
+
+# Before TensorFlow loads: Ctrl-C, --help and bad flags answered at once.
+commands.start_program(__name__, PROG, lambda: parse_flags(_parser()))
+
+import tensorflow as tf
+from tensorflow.python.client import timeline
+
+from mnist import input_data
+from mnist import training
+
+tf1 = tf.compat.v1
+
+IMAGE_PIXELS = 784  # 28x28 images, flattened.
+NUM_CLASSES = 10  # The digits 0-9.
+CPU_JIT_FLAG = '--tf_xla_cpu_global_jit'  # Lets the global JIT work on CPU.
 
 
 def _enable_cpu_jit():
@@ -201,7 +200,7 @@ def train(data_sets, log_dir, xla=True, max_steps=1000, batch_size=100,
   return float(value), trace_path, clusters
 
 
-def run(argv=None):
+def main(argv=None):
   """Parses flags, reads MNIST, trains, prints accuracy, trace and XLA use.
 
   Args:
@@ -237,5 +236,10 @@ def run(argv=None):
             'without it.')
 
 
+def run():
+  """Entry point of the mnist_softmax_xla command and of the file."""
+  commands.run_and_finish(main)
+
+
 if __name__ == '__main__':
-  commands.run_and_finish(run)
+  run()

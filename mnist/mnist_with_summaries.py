@@ -44,35 +44,16 @@ import os
 import shutil
 import sys
 
-if __name__ == '__main__':
-  if not __package__:
-    # Run as `python prog.py`: this folder is first on sys.path and its
-    # mnist.py would shadow the mnist package, so start from the repo root.
-    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  # Before TensorFlow loads (seconds): Ctrl-C then gives one line.
-  from mnist import commands
-  commands.startup('mnist_with_summaries')
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # hide C++ notices
-
-import tensorflow as tf
-
-from mnist import input_data
-from mnist import command_path
+if __name__ == '__main__' and not __package__:
+  # Run as a file in mnist/, where mnist.py would shadow the package.
+  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from mnist import commands
 from mnist import int_at_least
 from mnist import new_parser
 from mnist import parse_flags
 from mnist import tmp_dir
-from mnist import training
-
-tf1 = tf.compat.v1
 
 PROG = 'mnist_with_summaries'  # The name in usage and error lines.
-IMAGE_PIXELS = 784  # 28x28 images, flattened.
-NUM_CLASSES = 10  # The digits 0-9.
-HIDDEN_UNITS = 500  # Width of the hidden layer.
-BATCH_SIZE = 100  # Training images per step.
-TEST_EVERY = 10  # Steps between test-set accuracy measurements.
-TRACE_EVERY = 100  # Steps between full traces (at 99, 199, ...).
 DEFAULT_DATA_DIR = tmp_dir('tensorflow', 'mnist', 'input_data')
 DEFAULT_LOG_DIR = tmp_dir('tensorflow', 'mnist', 'logs', 'mnist_with_summaries')
 
@@ -109,6 +90,25 @@ def _parser():
                       help='Summaries log directory; its train/ and test/ '
                       'are replaced. Default %(default)s.')
   return parser
+
+
+# Before TensorFlow loads: Ctrl-C, --help and bad flags answered at once.
+commands.start_program(__name__, PROG, lambda: parse_flags(_parser()))
+
+import tensorflow as tf
+
+from mnist import input_data
+from mnist import command_path
+from mnist import training
+
+tf1 = tf.compat.v1
+
+IMAGE_PIXELS = 784  # 28x28 images, flattened.
+NUM_CLASSES = 10  # The digits 0-9.
+HIDDEN_UNITS = 500  # Width of the hidden layer.
+BATCH_SIZE = 100  # Training images per step.
+TEST_EVERY = 10  # Steps between test-set accuracy measurements.
+TRACE_EVERY = 100  # Steps between full traces (at 99, 199, ...).
 
 
 def _weight_variable(shape):
@@ -335,7 +335,7 @@ def train(data_sets, log_dir, max_steps=1000, learning_rate=0.001,
   return last_accuracy
 
 
-def run(argv=None):
+def main(argv=None):
   """Parses flags, prepares log_dir, reads MNIST and trains.
 
   Args:
@@ -360,5 +360,10 @@ def run(argv=None):
           % (flags.log_dir, command_path(flags.log_dir)))
 
 
+def run():
+  """Entry point of the mnist_with_summaries command and of the file."""
+  commands.run_and_finish(main)
+
+
 if __name__ == '__main__':
-  commands.run_and_finish(run)
+  run()

@@ -342,7 +342,7 @@ def test_bad_files_and_checkpoints(fc_log_dir, tmp_path):  # noqa: F811
 def _exit(argv, capsys):
   """Runs the program in this process; returns (status, last stderr line)."""
   with pytest.raises(SystemExit) as e:
-    ci.run(argv)
+    ci.main(argv)
   if isinstance(e.value.code, str):  # sys.exit(message) prints it.
     return 1, e.value.code
   return e.value.code, capsys.readouterr().err.strip().split('\n')[-1]

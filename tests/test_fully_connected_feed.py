@@ -207,14 +207,14 @@ def test_fake_data_and_fresh_log_dir(tmp_path, capsys):
   log_dir = str(tmp_path / 'logs')
   argv = ['--fake_data', '--max_steps=20', '--log_dir', log_dir,
           '--batch_size', '7']
-  fcf.run(argv)
+  fcf.main(argv)
   first = capsys.readouterr().out
   steps, evals = _parse(first)
   assert [s for s, _ in steps] == [0]
   assert [e[1] for e in evals] == [10000] * 3
   assert os.path.exists(os.path.join(log_dir, 'model.ckpt-20.index'))
   assert 'Removing' not in first
-  fcf.run(argv)
+  fcf.main(argv)
   second = capsys.readouterr().out
   assert second.splitlines()[0] == ('Removing the previous run in %s'
                                     % log_dir)
@@ -264,14 +264,14 @@ def test_misspelled_flag_is_an_error_with_a_suggestion():
 ])
 def test_bad_flag_values(flag, message, capsys):
   with pytest.raises(SystemExit) as e:
-    fcf.run([flag, '--fake_data'])
+    fcf.main([flag, '--fake_data'])
   assert e.value.code == 2
   assert message in capsys.readouterr().err
 
 
 def test_divergence_is_a_clear_error(mnist_dir, tmp_path, capsys):
   with pytest.raises(SystemExit) as e:
-    fcf.run(['--input_data_dir', mnist_dir, '--learning_rate=1e6',
+    fcf.main(['--input_data_dir', mnist_dir, '--learning_rate=1e6',
              '--max_steps=50', '--log_dir', str(tmp_path)])
   assert re.match(r'^fully_connected_feed: error: the model diverged: '
                   r'loss = (nan|inf) at step \d+; try a smaller '
@@ -338,7 +338,7 @@ def test_unwritable_log_dir_is_a_one_line_error(tmp_path):
 def test_foreign_log_dir_is_not_emptied(tmp_path):
   (tmp_path / 'notes.txt').write_text('precious')
   with pytest.raises(SystemExit) as e:
-    fcf.run(['--fake_data', '--log_dir', str(tmp_path)])
+    fcf.main(['--fake_data', '--log_dir', str(tmp_path)])
   assert str(e.value.code) == (
       'fully_connected_feed: error: refusing to empty --log_dir %s: it '
       'holds notes.txt, which this program did not write; choose a new or '

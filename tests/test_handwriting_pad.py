@@ -348,7 +348,7 @@ def test_wrong_model(fc_log_dir):
 
 def test_bad_flag_and_taken_port_in_process(fc_log_dir, capsys):
   with pytest.raises(SystemExit) as e:
-    hp.run(['--prot', '80'])
+    hp.main(['--prot', '80'])
   assert e.value.code == 2
   assert 'did you mean --port?' in capsys.readouterr().err
   with socket.socket() as taken:
@@ -356,7 +356,7 @@ def test_bad_flag_and_taken_port_in_process(fc_log_dir, capsys):
     taken.listen()
     port = taken.getsockname()[1]
     with pytest.raises(SystemExit) as e:
-      hp.run(['--model', 'fully_connected_feed', '--log_dir', fc_log_dir,
+      hp.main(['--model', 'fully_connected_feed', '--log_dir', fc_log_dir,
               '--port', str(port)])
   assert e.value.code == ('handwriting_pad: error: cannot listen on '
                           '127.0.0.1 port %d: Address already in use' % port)

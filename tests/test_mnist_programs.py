@@ -61,7 +61,7 @@ def offline_run(program, args, cwd=REPO):
           'input_data.read_data_sets = functools.partial(\n'
           '    input_data.read_data_sets, source_url=%r)\n'
           'from mnist import %s as program\n'
-          'program.run(sys.argv[1:])\n'
+          'program.main(sys.argv[1:])\n'
           % (testdata.closed_port_url('/'), program))
   return run_program(['-c', code] + list(args), cwd=cwd, check=False)
 
@@ -147,7 +147,7 @@ def test_xla_flag_forms(argv, xla):
 
 def test_xla_flag_rejects_non_boolean(capsys):
   with pytest.raises(SystemExit) as exit_info:
-    mnist_softmax_xla.run(['--xla=maybe'])
+    mnist_softmax_xla.main(['--xla=maybe'])
   assert exit_info.value.code == 2
   assert "invalid boolean value: 'maybe'" in capsys.readouterr().err
 
@@ -451,7 +451,7 @@ def numpy_accuracy_of_logits(logits, labels):
 @pytest.mark.parametrize('program', PROGRAMS)
 def test_misspelled_flag_is_an_error_with_a_suggestion(program, capsys):
   with pytest.raises(SystemExit) as exit_info:
-    MODULES[program].run(['--max_step=5'])
+    MODULES[program].main(['--max_step=5'])
   assert exit_info.value.code == 2
   err = capsys.readouterr().err
   assert '%s: error: unrecognized arguments: --max_step=5 (did you mean ' \
@@ -491,7 +491,7 @@ def test_missing_data_file_exits_in_one_line_in_process(program, tmp_path,
   monkeypatch.setattr(input_data, 'read_data_sets', functools.partial(
       input_data.read_data_sets, source_url=testdata.closed_port_url('/')))
   with pytest.raises(SystemExit) as exit_info:
-    MODULES[program].run(['--data_dir', data,
+    MODULES[program].main(['--data_dir', data,
                           '--log_dir', str(tmp_path / 'logs')])
   message = str(exit_info.value.code)
   assert message.startswith(program + ': error: ') and '\n' not in message
@@ -516,7 +516,7 @@ def test_unwritable_log_dir_is_a_one_line_error(program, tmp_path):
   blocker.write_text('not a folder')
   log_dir = str(blocker / 'logs')
   with pytest.raises(SystemExit) as exit_info:
-    MODULES[program].run(['--log_dir', log_dir, '--data_dir',
+    MODULES[program].main(['--log_dir', log_dir, '--data_dir',
                           str(tmp_path / 'unused')])
   message = str(exit_info.value.code)
   assert message.startswith(program + ': error: ')
@@ -526,7 +526,7 @@ def test_unwritable_log_dir_is_a_one_line_error(program, tmp_path):
 
 def test_zero_steps_is_a_flag_error(capsys):
   with pytest.raises(SystemExit):
-    mnist_deep.run(['--max_steps', '0'])
+    mnist_deep.main(['--max_steps', '0'])
   assert 'argument --max_steps: must be at least 1, not 0' in (
       capsys.readouterr().err)
 

@@ -69,7 +69,7 @@ def wrapper(program, before='', start=True):
           + ('commands.startup(%r)\n' % program if start else '') +
           'from mnist import input_data\n'
           'from mnist import %s as program\n' % program + before +
-          'commands.run_and_finish(lambda: program.run(sys.argv[1:]))\n')
+          'commands.run_and_finish(lambda: program.main(sys.argv[1:]))\n')
 
 
 # After the third batch is drawn: training runs. For the programs that
