@@ -1,10 +1,15 @@
-"""Shared fixtures: where the project and the real data sets are, and a
-runner for the programs as a user starts them (a subprocess)."""
+"""Shared fixtures: where the project and the real data sets are, a runner
+for the programs as a user starts them (a subprocess), and what the suite
+trains once for all its test processes (build_once, real_mnist_deep)."""
 
+import fcntl
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -109,3 +114,92 @@ def main(argv=None):
     op = tf.constant(1.0).op
   op.get_attr('no_such_attr')  # InvalidArgumentError, in native code.
 '''
+
+
+@pytest.fixture(scope='session')
+def shared_dir(tmp_path_factory):
+  """A folder every process of this test run shares (pytest-xdist's too)."""
+  base = tmp_path_factory.getbasetemp()
+  # Under xdist each worker has its own base, in the run's one folder.
+  root = base.parent if os.environ.get('PYTEST_XDIST_WORKER') else base
+  path = root / 'built_once'
+  path.mkdir(exist_ok=True)
+  return str(path)
+
+
+def build_once(shared_dir, name, build):
+  """A folder built once per test run, whichever process asks first.
+
+  The others wait for it under a lock (flock: tests run on Linux). Treat it
+  as read-only: a test that changes files copies it first (copy_of).
+
+  Args:
+    shared_dir: the shared_dir fixture.
+    name: the folder's name.
+    build: a function(folder) that fills the folder; it is built in place
+      (checkpoints may name their folder), and a marker says it is whole.
+
+  Returns:
+    The folder's path.
+  """
+  folder = os.path.join(shared_dir, name)
+  done = folder + '.done'
+  with open(folder + '.lock', 'w') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    if not os.path.exists(done):
+      shutil.rmtree(folder, ignore_errors=True)  # A build that died.
+      os.makedirs(folder)
+      build(folder)
+      open(done, 'w').close()
+  return folder
+
+
+def copy_of(folder, tmp_path, name='copy'):
+  """A copy of a folder built once, for a test that changes it.
+
+  TensorFlow's `checkpoint` state file names checkpoints by absolute path:
+  the copy's names the copy's.
+  """
+  target = os.path.join(str(tmp_path), name)
+  shutil.copytree(folder, target)
+  state = os.path.join(target, 'checkpoint')
+  if os.path.exists(state):
+    with open(state, encoding='utf-8') as f:
+      text = f.read()
+    with open(state, 'w', encoding='utf-8') as f:
+      f.write(text.replace(folder, target))
+  return target
+
+
+DEEP_STEPS, DEEP_LEARNING_RATE = 1500, 1e-3  # real_mnist_deep's training.
+
+
+@pytest.fixture(scope='session')
+def real_mnist_deep(shared_dir):
+  """mnist_deep trained on the real MNIST, once for the whole run.
+
+  Returns:
+    {'log_dir': its checkpoints, 'accuracy': its test accuracy, 'test': the
+    real MNIST test set}. Skips as shared_data does (which is per test, so
+    a session fixture cannot use it).
+  """
+  if not os.path.isdir(SHARED_DATA):
+    pytest.skip('real data sets not found at %s' % SHARED_DATA)
+  from mnist import input_data
+  from mnist import mnist_deep
+  data_sets = input_data.read_data_sets(os.path.join(SHARED_DATA, 'mnist'))
+
+  def train(log_dir):
+    start = time.time()
+    accuracy, _ = mnist_deep.train(data_sets, log_dir, max_steps=DEEP_STEPS,
+                                   learning_rate=DEEP_LEARNING_RATE)
+    print('mnist_deep: %d steps, test accuracy %.4f, %.0f s' % (
+        DEEP_STEPS, accuracy, time.time() - start))
+    with open(os.path.join(log_dir, 'accuracy.json'), 'w',
+              encoding='utf-8') as f:
+      json.dump(accuracy, f)
+
+  log_dir = build_once(shared_dir, 'real_mnist_deep', train)
+  with open(os.path.join(log_dir, 'accuracy.json'), encoding='utf-8') as f:
+    accuracy = json.load(f)
+  return {'log_dir': log_dir, 'accuracy': accuracy, 'test': data_sets.test}

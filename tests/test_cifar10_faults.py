@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from cifar10 import train_folder
 from conftest import REPO, SIGNAL_INSIDE_TF_ERROR, program_env, run_program
+from conftest import build_once, copy_of
 from conftest import check_interpreter_start, send_signal
 import testdata
 
@@ -133,11 +134,16 @@ def test_kill_9_of_a_second_trainer_starting_harms_nothing(data_dir,
 
 
 @pytest.fixture
-def two_checkpoints(data_dir, tmp_path):
-  """A train_dir with model.ckpt-0, -4 and -8, the state naming 8."""
-  train_dir = str(tmp_path / 'train')
-  run_program(_args(data_dir, train_dir, 4))
-  run_program(_args(data_dir, train_dir, 8))
+def two_checkpoints(data_dir, shared_dir, tmp_path):
+  """A train_dir with model.ckpt-0, -4 and -8, the state naming 8.
+
+  Trained once for the whole run; each test gets a copy it may damage.
+  """
+  def train(train_dir):
+    run_program(_args(data_dir, train_dir, 4))
+    run_program(_args(data_dir, train_dir, 8))
+  train_dir = copy_of(build_once(shared_dir, 'two_checkpoints', train),
+                      tmp_path, 'train')
   assert [os.path.basename(p) for p in sorted(
       glob.glob(os.path.join(train_dir, 'model.ckpt-*.index')))] == [
           'model.ckpt-0.index', 'model.ckpt-4.index', 'model.ckpt-8.index']

@@ -14,7 +14,6 @@ import tensorflow as tf
 from conftest import REPO, run_program
 from test_handwriting_pad import _numpy_fc
 from test_handwriting_pad import fc_log_dir  # noqa: F401 (a fixture)
-from test_handwriting_pad_browser import real_mnist_deep  # noqa: F401
 
 import testdata
 from cifar10 import cifar10, cifar10_input
@@ -373,7 +372,7 @@ def test_errors_in_process(fc_log_dir, tmp_path, capsys):  # noqa: F811
 
 
 @pytest.mark.slow
-def test_real_digits_on_paper_are_read(real_mnist_deep, tmp_path):  # noqa: F811
+def test_real_digits_on_paper_are_read(real_mnist_deep, tmp_path):
   test = real_mnist_deep['test']
   n = 200
   digits = np.round(test.images[:n].reshape(-1, 28, 28) * 255)

@@ -11,51 +11,24 @@ import time
 
 import numpy as np
 import pytest
-from conftest import REPO, SHARED_DATA
+from conftest import REPO
 from test_handwriting_pad import _serving
 
-from mnist import input_data, mnist_deep
 from mnist import trained_models
 
 CHROMIUM = '/usr/bin/chromium'
 CHROMEDRIVER = '/usr/bin/chromedriver'
 SCREENSHOT = os.path.join(REPO, 'scripts', 'handwriting_pad.png')
-# mnist_deep with Adam at 1e-3 (the tutorial's 1e-4 gave 97.8% after 2000
-# steps, 282 s): on this project's 2-core VM at load 10, 1200 steps of 50
-# gave 98.1-98.7% (173 s), 1500 steps 98.7-98.8% (182-220 s, about 0.07
-# CPU-seconds a step), and the pad then read 98.8% of 1000 test digits
-# (35 s). With 1500 the 97% asked of the pad is about three standard
-# deviations (sampling and run-to-run) below what it reads.
-DEEP_STEPS, DEEP_LEARNING_RATE = 1500, 1e-3
+# conftest's real_mnist_deep: mnist_deep with Adam at 1e-3 (the tutorial's
+# 1e-4 gave 97.8% after 2000 steps, 282 s): on this project's 2-core VM at
+# load 10, 1200 steps of 50 gave 98.1-98.7% (173 s), 1500 steps 98.7-98.8%
+# (182-220 s, about 0.07 CPU-seconds a step), and the pad then read 98.8% of
+# 1000 test digits (35 s). With 1500 the 97% asked of the pad is about three
+# standard deviations (sampling and run-to-run) below what it reads.
 N_DIGITS = 1000  # Real test digits painted on the pad.
 CHUNK = 100  # Digits per WebDriver call.
-
-
-_TRAINED = {}  # The one real mnist_deep of the session (see below).
-
-
-@pytest.fixture(scope='session')
-def real_mnist_deep(tmp_path_factory):
-  """mnist_deep trained on the real MNIST (session-wide: it takes minutes).
-
-  test_classify_images imports this fixture, which makes a second fixture
-  of it there; _TRAINED makes both hand out the same training. Skips as
-  the shared_data fixture does (which is per test, so a session fixture
-  cannot use it).
-  """
-  if not os.path.isdir(SHARED_DATA):
-    pytest.skip('real data sets not found at %s' % SHARED_DATA)
-  if not _TRAINED:
-    data_sets = input_data.read_data_sets(os.path.join(SHARED_DATA,
-                                                       'mnist'))
-    log_dir = str(tmp_path_factory.mktemp('mnist_deep'))
-    start = time.time()
-    accuracy, _ = mnist_deep.train(data_sets, log_dir, max_steps=DEEP_STEPS,
-                                   learning_rate=DEEP_LEARNING_RATE)
-    print('mnist_deep: %d steps, test accuracy %.4f, %.0f s' % (
-        DEEP_STEPS, accuracy, time.time() - start))
-    _TRAINED.update(log_dir=log_dir, accuracy=accuracy, test=data_sets.test)
-  return _TRAINED
+# real_mnist_deep (conftest) is trained once for the whole run, with the
+# settings this comment explains.
 
 
 @pytest.fixture

@@ -22,12 +22,13 @@ from conftest import REPO, program_env
 
 PACKAGES = ('cifar10', 'mnist')
 
-# Imports the program, then reports the flags it accepts as JSON: for an
-# argparse program, the options of the parser it builds (caught when main
-# parses); for an absl program, the flags that our modules defined.
+# Reports the flags a program accepts as JSON: for an argparse program, the
+# options of the parser it builds (caught when it parses: it runs as the
+# program, so one that parses before TensorFlow loads is quick); for an absl
+# program (imported only), the flags that our modules defined.
 PROBE = r'''
-import argparse, json, os, sys
-module_name, entry = sys.argv[1], sys.argv[2]
+import argparse, json, os, runpy, sys
+module_name, kind = sys.argv[1], sys.argv[2]
 
 def report(self, args=None, namespace=None):
   print(json.dumps(sorted(o for a in self._actions for o in a.option_strings
@@ -35,17 +36,17 @@ def report(self, args=None, namespace=None):
   sys.stdout.flush()
   os._exit(0)
 
-argparse.ArgumentParser.parse_known_args = report
-import importlib
-module = importlib.import_module(module_name)
-from absl import flags
-if flags.FLAGS.get_key_flags_for_module(module):  # An absl program.
+if kind == 'absl':
+  import importlib
+  module = importlib.import_module(module_name)
+  from absl import flags
   ours = [f for m, fl in flags.FLAGS.flags_by_module_dict().items()
           if m.split('.')[0] in ('cifar10', 'mnist') for f in fl]
   print(json.dumps(sorted(set('--' + f.name for f in ours))))
   sys.exit(0)
+argparse.ArgumentParser.parse_known_args = report
 sys.argv = [module_name]
-getattr(module, entry)()
+runpy.run_module(module_name, run_name='__main__', alter_sys=True)
 '''
 
 
@@ -65,13 +66,9 @@ def _programs():
   return found
 
 
-def _entry(tree):
-  """The function a program's (last) __main__ block calls: run or main."""
-  names = [n.id for node in tree.body
-           if isinstance(node, ast.If) and '__main__' in ast.dump(node.test)
-           for n in ast.walk(node)
-           if isinstance(n, ast.Name) and n.id in ('run', 'main')]
-  return names[-1]
+def _kind(tree):
+  """'absl' for a program whose flags are absl's, else 'argparse'."""
+  return 'absl' if 'absl' in ast.dump(tree) else 'argparse'
 
 
 def _commands():
@@ -116,7 +113,7 @@ def helps():
   with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
     for module, path, tree in PROGRAMS:
       jobs[(module, 'probe')] = pool.submit(
-          _run, [sys.executable, '-c', PROBE, module, _entry(tree)])
+          _run, [sys.executable, '-c', PROBE, module, _kind(tree)])
       for way, argv, cwd in _ways(module, path):
         jobs[(module, way)] = pool.submit(_run, argv + ['--help'], cwd)
     return {key: job.result() for key, job in jobs.items()}
