@@ -30,6 +30,8 @@ SCRIPT = os.path.join(REPO, 'scripts', 'check_wheels.py')
 _spec = importlib.util.spec_from_file_location('check_wheels', SCRIPT)
 check_wheels = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(check_wheels)
+sys.path.append(os.path.dirname(SCRIPT))
+import package_index  # noqa: E402
 
 PYTHONS = ('cp310', 'cp311', 'cp312', 'cp313')
 EVERYWHERE = ('manylinux_2_27_x86_64', 'manylinux_2_27_aarch64',
@@ -387,4 +389,4 @@ def test_platform_tags(platform, tag, floor):
 ])
 def test_python_tags(tag, minor, fits):
   from packaging.tags import Tag
-  assert check_wheels.python_fits(Tag(*tag.split('-')), minor) == fits
+  assert package_index.python_fits(Tag(*tag.split('-')), minor) == fits
