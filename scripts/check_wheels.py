@@ -16,31 +16,29 @@ every package of the tree has a wheel there, NO otherwise; the number of
 packages; the oldest system on which all those wheels install (glibc for
 Linux's manylinux wheels, macOS); and what is missing, with why.
 
-How it decides: the requirements come from setup.py itself, as setuptools
-builds them for pip (with this Python, which needs setuptools>=61, and
-`packaging` or pip's copy of it); their environment markers are evaluated
-for the TARGET's Python, with the extras asked for. Each requirement gets
+How it decides: the requirements come from setup.py, as setuptools builds
+them for pip (with this Python: it needs setuptools>=61, and `packaging` or
+pip's copy of it), their markers taken for the TARGET's Python. Each gets
 the newest release that satisfies it and has a wheel for the target, whose
-own requirements are walked in turn (scripts/package_index.py says which
-wheels fit and how the index is asked).
+own requirements are walked in turn (scripts/package_index.py has more).
 
 Not a full resolver. The first requirement on a package picks its newest
 fitting release; a later one that this release does not satisfy picks again
-with both specifiers. A release with a requirement that nothing on the
-index meets (no release fits, or no such package) is passed over and the
-walk starts again, as pip would backtrack; such releases are listed under
-the table. A missing wheel is no reason to pass a release over: pip would
-build the sdist, which is what this is here to catch. Deeper conflicts may
-be reported as missing. For TensorFlow's tree it picks what pip picks: on
-Linux x86-64 with Python 3.11, the same 32 packages and versions as
-`pip install --dry-run --report` (December 2026).
+with both specifiers. A release with a requirement that nothing on the index
+meets (no release fits, or no such package) is passed over and the walk
+starts again, as pip would backtrack; such releases are listed under the
+table. A missing wheel is no reason to pass a release over: pip would build
+the sdist, which is what this is here to catch. Deeper conflicts, which pip
+untangles by backtracking further, may be reported as missing. For
+TensorFlow's tree, whose specifiers are floors or wide ranges, it picks what
+pip picks: on Linux x86-64 with Python 3.11, the same 32 packages and
+versions as `pip install --dry-run --report` (December 2026).
 
 Why not pip itself: `pip install --dry-run --report - --platform ...
---python-version ... --only-binary=:all:` evaluates environment markers for
-the Python that runs pip (pypa/pip#11664): on Linux x86-64, asked for
-macosx_12_0_arm64, pip 23.2.1 still chose tensorflow-cpu and found no
-wheel. On the machine itself, `pip install --dry-run --ignore-installed
-'.[cpu]'` is right, and is the check to trust there.
+--python-version ... --only-binary=:all:` takes markers for the Python that
+runs pip (pypa/pip#11664): pip 23.2.1 on Linux x86-64, asked for macOS arm64,
+chose tensorflow-cpu and found no wheel. On the machine itself, `pip install
+--dry-run --ignore-installed '.[cpu]'` is right, and the check to trust.
 
 Exit status: 0 when every row has all its wheels, 1 when a row misses one,
 2 on a bad flag or when setup.py or the index cannot be read (one line on
@@ -82,9 +80,8 @@ DEFAULT_INDEX = 'https://pypi.org'  # --index_url
 DEFAULT_PLATFORMS = ('linux-x86_64', 'linux-aarch64', 'macos-arm64',
                      'windows-x86_64')  # the students' machines
 DEFAULT_PYTHONS = ('3.10', '3.11', '3.12', '3.13')  # TensorFlow's Pythons
-# The TensorFlow distributions a row names (tensorflow-intel and
-# tensorflow-cpu-aws were what older tensorflow releases pulled in on Windows
-# and Linux aarch64).
+# The TensorFlow distributions a row names (older tensorflow releases pulled
+# in tensorflow-intel on Windows, tensorflow-cpu-aws on Linux aarch64).
 TENSORFLOW = re.compile(r'^tensorflow(-cpu|-intel|-macos|-cpu-aws)?$')
 # --platforms name: platform.system(), platform.machine(), the tags' archs.
 PLATFORMS = {name: package_index.Platform(name, *spec) for name, spec in {
@@ -139,16 +136,14 @@ def walk(index, project, requirements, extras, platform, minor,
       'classic-tf-tutorials[plot]' in one of its extras, adds extras).
     requirements: the project's Requires-Dist lines.
     extras: the project's extras asked for.
-    platform: a Platform.
-    minor: the Python's minor version (12 for 3.12).
+    platform, minor: the target: a Platform and CPython 3.minor.
     set_aside: (name, version) pairs of releases not to pick.
 
   Returns:
     (row, conflicts). The Row: picks maps canonical names to Picks, missing
     to why each could not be picked, floor is the newest system any picked
     wheel needs. conflicts maps a picked (name, version) to why one of its
-    requirements cannot be met at all (no release fits, or no such
-    package), which pip would answer by trying an older release of it.
+    requirements cannot be met at all, for pip to try an older release.
   """
   project = canonicalize_name(project)
   picks, missing, wanted, conflicts = {}, {}, {}, {}
@@ -171,25 +166,24 @@ def walk(index, project, requirements, extras, platform, minor,
     before, had = wanted.get(name, (SpecifierSet(), frozenset()))
     specifier = before & requirement.specifier
     asked = had | {canonicalize_name(e) for e in requirement.extras}
+    wanted[name] = specifier, asked
     pick = picks.get(name)
-    if asked <= had and (
+    if asked == had and (
         (name in missing and specifier == before) or (
             pick and specifier.contains(pick.release.version,
                                         prereleases=True))):
-      wanted[name] = specifier, had
       continue
-    wanted[name] = specifier, asked
     was_missing = missing.pop(name, None)
-    pick = _find(index, requirement, specifier, platform, minor, set_aside)
-    if isinstance(pick, str):
-      missing[name] = '%s%s: %s' % (name, specifier, pick)
+    found = _find(index, requirement, specifier, platform, minor, set_aside)
+    if isinstance(found, str):
+      missing[name] = '%s%s: %s' % (name, specifier, found)
       picks.pop(name, None)
       # The requirement that made it impossible is the one to blame.
-      if parent and not was_missing and pick in ('no release fits',
-                                                 'not on the index'):
+      if parent and not was_missing and found in ('no release fits',
+                                                  'not on the index'):
         conflicts[parent] = missing[name]
       continue
-    picks[name] = pick
+    pick = picks[name] = found
     children, why = _requirements_of(index, pick)
     if why:
       missing[name] = why
@@ -251,14 +245,11 @@ def read_project(project_dir):
 
 
 def format_rows(rows, verbose=False):
-  """The table, as lines of ASCII text.
+  """The table, as a list of lines of ASCII text.
 
   Args:
     rows: Rows from resolve.
     verbose: also list every package picked, under its row.
-
-  Returns:
-    A list of str.
   """
   table = [('platform', 'python', 'tensorflow', 'wheels', 'packages',
             'needs', 'missing')]
@@ -390,7 +381,7 @@ def check(flags):
   targets = [(PLATFORMS[p], int(v.split('.')[1]))
              for p in flags.platforms for v in flags.pythons]
 
-  def row(target):
+  def one_row(target):
     platform, minor = target
     if not project_python.contains('3.%d.0' % minor, prereleases=True):
       why = '%s: Requires-Python %s' % (metadata['Name'], project_python)
@@ -400,25 +391,23 @@ def check(flags):
 
   with concurrent.futures.ThreadPoolExecutor(flags.jobs) as pool:
     try:
-      rows = list(pool.map(row, targets))
+      rows = list(pool.map(one_row, targets))
     except BaseException:
       index.stop()  # The other rows end at their next request.
       pool.shutdown(wait=False, cancel_futures=True)
       raise
-  name = '%s[%s]' % (metadata['Name'], ','.join(extras))
-  print(ascii_only('%s, from %s, on %s, %s UTC (%d requests).'
-                   % (name, os.path.join(flags.project, 'setup.py'),
-                      index.url, datetime.datetime.now(
-                          datetime.timezone.utc).strftime('%Y-%m-%d %H:%M'),
-                      index.requests)))
+  setup_py = os.path.join(flags.project, 'setup.py')
+  now = datetime.datetime.now(datetime.timezone.utc)
+  print(ascii_only('%s[%s], from %s, on %s, %s UTC (%d requests).' % (
+      metadata['Name'], ','.join(extras), setup_py, index.url,
+      now.strftime('%Y-%m-%d %H:%M'), index.requests)))
   print('\n'.join(format_rows(rows, flags.verbose)))
-  set_aside = collections.defaultdict(list)
-  for row in rows:
-    for (package, version), why in row.set_aside.items():
-      set_aside[package, version, why].append(row)
-  for (package, version, why), where in sorted(set_aside.items()):
+  passed_over = collections.Counter(
+      (package, version, why) for row in rows
+      for (package, version), why in row.set_aside.items())
+  for (package, version, why), count in sorted(passed_over.items()):
     print(ascii_only('Passed over, as pip would: %s %s (%s), in %d of the '
-                     'rows.' % (package, version, why, len(where))))
+                     'rows.' % (package, version, why, count)))
   good = sum(not r.missing for r in rows)
   print('%d of %d rows have a wheel of every package.' % (good, len(rows)))
   return 0 if good == len(rows) else 1

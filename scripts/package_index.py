@@ -12,8 +12,7 @@ wheel that fits: manylinux tags for Linux (musllinux ones are for Alpine's
 musl, which the students' Linuxes are not), macosx_*_arm64 or universal2
 for macOS arm64, win_amd64 for Windows; cpXY, abi3 (cp3N, N <= Y) or
 pure-Python py3 tags for the Python; the file's Requires-Python; no yanked
-files. Pre-releases only as pip takes them: when the specifier names one,
-or when no final release that fits has a wheel or an sdist.
+files; pre-releases only as pip takes them.
 
 requires_dist() reads the wheel's metadata file (PEP 658) where the index
 has one, else the JSON API's info.requires_dist for that version, else the
@@ -62,6 +61,8 @@ File = collections.namedtuple(
     'File', 'filename url tags requires_python has_metadata')
 Release = collections.namedtuple('Release', 'version text files')
 Pick = collections.namedtuple('Pick', 'name release file floor')
+# A distribution: its canonical name and its Releases, newest first.
+Project = collections.namedtuple('Project', 'name releases')
 
 
 class Problem(Exception):
@@ -72,7 +73,7 @@ class Platform:
   """A target machine: its environment marker values and the tags it takes.
 
   Args:
-    name: the --platforms name, e.g. 'linux-aarch64' (also .name).
+    name: e.g. 'linux-aarch64' (also .name).
     system: 'Linux', 'Darwin' or 'Windows', as platform.system() says.
     machine: what platform.machine() says there, e.g. 'AMD64'.
     archs: the architectures of the wheel tags it takes: manylinux_*_<arch>
@@ -83,24 +84,21 @@ class Platform:
     self.name = name
     self._archs = archs
     sys_platform, self._prefix, self._floor_os = SYSTEMS[system]
-    self._markers = {
-        'os_name': 'nt' if system == 'Windows' else 'posix',
-        'sys_platform': sys_platform,
-        'platform_system': system, 'platform_machine': machine,
-        'platform_release': '', 'platform_version': '',
-        'platform_python_implementation': 'CPython',
-        'implementation_name': 'cpython'}
+    # platform_release and platform_version differ between machines: empty.
+    self._markers = dict(
+        os_name='nt' if system == 'Windows' else 'posix',
+        sys_platform=sys_platform, platform_system=system,
+        platform_machine=machine, platform_release='', platform_version='',
+        platform_python_implementation='CPython', implementation_name='cpython')
 
   def applies(self, requirement, minor, extras):
-    """Whether pip installs a requirement here, with CPython 3.minor.0.
+    """Whether pip installs a packaging Requirement here, on CPython 3.minor.0.
 
     Args:
       requirement: a packaging Requirement.
       minor: the Python's minor version, e.g. 12 for 3.12.
-      extras: the extras asked of the package that has the requirement.
-
-    Returns:
-      Whether its marker holds for any of the extras (or for none).
+      extras: the extras asked of the package that has the requirement; its
+        marker must hold for one of them (or for none).
     """
     if requirement.marker is None:
       return True
@@ -116,9 +114,11 @@ class Platform:
     return False
 
   def floor(self, tag):
-    """What a wheel's platform tag needs here: None if it does not fit,
-    () if no particular system, else the oldest glibc or macOS version,
-    e.g. (2, 17) for 'manylinux_2_17_aarch64' on linux-aarch64."""
+    """The system a wheel's platform tag needs here, or None if it won't fit.
+
+    () for no particular system, else the oldest glibc or macOS version as
+    a tuple, e.g. (2, 17) for 'manylinux_2_17_aarch64' on linux-aarch64.
+    """
     if tag == 'any':
       return ()
     if self._prefix == 'win':
@@ -173,26 +173,18 @@ def _read_file(entry, base_url):
                    or entry.get('data-dist-info-metadata')))
 
 
-class Project:
-  """What the index knows of one distribution: .releases, newest first.
-
-  Args:
-    name: the canonical name (also .name).
-    data: the decoded /pypi/<name>/json answer.
-    url: where it came from (file URLs may be relative to it).
-  """
-
-  def __init__(self, name, data, url):
-    self.name = name
-    self.releases = []
-    for text, entries in (data.get('releases') or {}).items():
-      try:
-        version = Version(text)
-      except InvalidVersion:
-        continue
-      files = [f for f in (_read_file(e, url) for e in entries or []) if f]
-      self.releases.append(Release(version, text, files))
-    self.releases.sort(key=lambda release: release.version, reverse=True)
+def _read_project(name, data, url):
+  """A Project from a /pypi/<name>/json answer (file URLs relative to url)."""
+  releases = []
+  for text, entries in (data.get('releases') or {}).items():
+    try:
+      version = Version(text)
+    except InvalidVersion:
+      continue
+    files = [f for f in (_read_file(e, url) for e in entries or []) if f]
+    releases.append(Release(version, text, files))
+  releases.sort(key=lambda release: release.version, reverse=True)
+  return Project(name, releases)
 
 
 def _python_allows(file, python):
@@ -204,28 +196,13 @@ def _python_allows(file, python):
     return True  # pip ignores what it cannot parse, too.
 
 
-def _best_wheel(release, platform, minor, python):
-  """(floor, File) of the fitting wheel that needs the oldest system."""
-  floors = []
-  for file in release.files:
-    if file.tags is None or not _python_allows(file, python):
-      continue
-    fits = [platform.floor(t.platform) for t in file.tags
-            if python_fits(t, minor)]
-    fits = [f for f in fits if f is not None]
-    if fits:
-      floors.append((min(fits), file))
-  return min(floors, key=lambda pair: pair[0], default=None)
-
-
 def choose(project, specifier, platform, minor, skip=()):
   """The newest release that fits, with its wheel, as pip would pick it.
 
   Args:
     project: a Project.
     specifier: a SpecifierSet (all the requirements on it so far).
-    platform: a Platform.
-    minor: the Python's minor version.
+    platform, minor: the target: a Platform and CPython 3.minor.
     skip: versions (as the index spells them) not to pick.
 
   Returns:
@@ -243,9 +220,18 @@ def choose(project, specifier, platform, minor, skip=()):
       and _python_allows(f, python) for r in finals for f in r.files):
     passes.append(fitting)
   for release in (r for usable in passes for r in usable):
-    best = _best_wheel(release, platform, minor, python)
-    if best:
-      return Pick(project.name, release, best[1], best[0])
+    floors = []  # (the system it needs, File) of each wheel that fits
+    for file in release.files:
+      if file.tags is None or not _python_allows(file, python):
+        continue
+      fits = [platform.floor(t.platform) for t in file.tags
+              if python_fits(t, minor)]
+      fits = [f for f in fits if f is not None]
+      if fits:
+        floors.append((min(fits), file))
+    if floors:
+      floor, file = min(floors, key=lambda pair: pair[0])
+      return Pick(project.name, release, file, floor)
   if not fitting:
     return 'no release fits'
   newest = (finals or fitting)[0]
@@ -298,7 +284,7 @@ class Index:
     """The body at url (bytes), or None if the index says 404.
 
     With first, only bytes first to last (inclusive; first < 0: the last
-    -first bytes), by a range request, and (body, the file's size) back.
+    -first bytes), by a range request, and (body, the file's size) back;
     Problem if the index cannot be reached or answers with an error.
     """
     if self._stopped.is_set():
@@ -356,7 +342,7 @@ class Index:
     def read():
       url = '%s/pypi/%s/json' % (self.url, name)
       data = self._json(url)
-      return None if data is None else Project(name, data, url)
+      return None if data is None else _read_project(name, data, url)
     return self._remember(('project', name), read)
 
   def requires_dist(self, pick):
@@ -393,14 +379,13 @@ class _RemoteFile:
 
   Reads come in blocks of at least BLOCK bytes, kept, so that zipfile's
   small reads of a wheel's directory and of one member cost a few requests.
-  download is Index._download.
   """
 
   BLOCK = 1 << 16
 
   def __init__(self, download, url):
     self._download, self._url, self._position = download, url, 0
-    tail = download(url, -self.BLOCK)
+    tail = download(url, -self.BLOCK)  # Index._download
     if tail is None:
       raise _Gone(url)
     data, self._size = tail
