@@ -92,7 +92,7 @@ class Platform:
         platform_python_implementation='CPython', implementation_name='cpython')
 
   def applies(self, requirement, minor, extras):
-    """Whether pip installs a packaging Requirement here, on CPython 3.minor.0.
+    """Whether pip installs a requirement here, on CPython 3.minor.0.
 
     Args:
       requirement: a packaging Requirement.
