@@ -1,34 +1,17 @@
 """Makes the repository's .venv and installs the project into it.
 
-The library of scripts/quickstart.py and scripts/run_tests.py, not a
-program. It uses Python's own modules only: it runs before anything is
-installed, under whatever Python the user typed, in cmd, PowerShell, bash
-or zsh alike.
+The library of scripts/quickstart.py, run_tests.py and check_platform.py.
+Python's own modules only: it runs before anything is installed, under
+whatever Python the user typed, in cmd, PowerShell, bash or zsh alike.
+Every failure is a SetupError whose message is one line naming what failed.
 
-  setup_env.run_main(prog, main)     # main's status; a SetupError or a
-                                     # Ctrl+C outside a program: one line
+  parser = ArgumentParser(prog, __doc__)  # --help: the docstring as written
+  run_main(prog, main)                    # exits with main's status
   check_python('scripts/quickstart.py')   # SetupError outside 3.10-3.13
   python = ensure_venv(root, 'cpu,tensorboard')   # .venv's python
   code, interrupted = run_program([python, '-m', 'cifar10.cifar10_eval'],
                                   root, program_environ(root))
   sys.exit(exit_status(code))
-
-ensure_venv makes ROOT/.venv with the running Python (module venv, with
-pip) and installs the project into it, editable, with the extras asked for
-(`pip install -e .[cpu,tensorboard]`). Running it again is cheap: a stamp
-file in .venv records the digest of setup.py and the extras of the last
-successful install, and pip runs only when setup.py changed or an extra is
-asked for that is not installed yet (quickstart.py after run_tests.py
-installs nothing: pip never removes an extra, so a superset is there).
-
-run_program runs a program in this console and prints the command first,
-as a user would type it. Ctrl+C (and Ctrl+Break on Windows) reaches the
-program too, as everything in the console, and the program stops in its
-own way; run_program waits for it and says that it was interrupted, and no
-traceback of ours follows. SIGTERM, sent to this process alone, is passed
-on to the program.
-
-Every failure is a SetupError whose message is one line naming what failed.
 """
 
 import argparse
@@ -53,10 +36,8 @@ INTERRUPTED = 128 + signal.SIGINT  # exit status after Ctrl+C, as a shell's
 # The signals run_program waits through: Ctrl+C, `kill`, and Windows'
 # Ctrl+Break, which would otherwise end this process at once (mid-program).
 STOP_SIGNALS = tuple(getattr(signal, name) for name in
-                     ('SIGINT', 'SIGTERM', 'SIGBREAK')
-                     if hasattr(signal, name))
-# Characters after which cmd or PowerShell would split or reinterpret an
-# unquoted argument.
+                     ('SIGINT', 'SIGTERM', 'SIGBREAK') if hasattr(signal, name))
+# Characters that make cmd or PowerShell split or reinterpret an argument.
 WINDOWS_SPECIAL = ' &()^;,=%!\'`$@{}'
 
 
@@ -71,9 +52,8 @@ class SetupError(Exception):
 class ArgumentParser(argparse.ArgumentParser):
   """argparse as the programs here use it.
 
-  --help prints the program's docstring as it is written; no flag may be
-  abbreviated (--max_step is a mistake, not --max_steps); an error is one
-  line, with a suggestion for a misspelled flag.
+  --help prints the docstring as written; no flag may be abbreviated
+  (--max_step is a mistake); an error is one line, suggesting a flag.
   """
 
   def __init__(self, prog, doc):
@@ -96,16 +76,14 @@ class ArgumentParser(argparse.ArgumentParser):
 def run_main(prog, main):
   """Runs a program's main() and exits with the status it returns.
 
-  A SetupError ends the program with `<prog>: error: <message>`, Ctrl+C
-  outside a running program with `<prog>: stopped by Ctrl+C.` (status 130):
-  one line each, never a traceback.
+  A SetupError ends it with `<prog>: error: <message>`, Ctrl+C outside a
+  running program with `<prog>: stopped by Ctrl+C.` (status 130).
 
   Args:
     prog: the program's name, which starts its lines.
     main: the program's main(), returning an exit status.
   """
-  # A Windows console is cp950 or cp1252, and a path may hold any
-  # character: one it cannot write comes out as \uXXXX, not as an error.
+  # A Windows console (cp950, cp1252) writes what it cannot as \uXXXX.
   for stream in (sys.stdout, sys.stderr):
     if hasattr(stream, 'reconfigure'):
       stream.reconfigure(errors='backslashreplace')
@@ -131,8 +109,7 @@ def check_python(script, version_info=None, os_name=None, conda=None):
     conda: whether this Python is Anaconda's (looked up when None).
 
   Raises:
-    SetupError: outside 3.10-3.13; the message names the version and how
-      to run the program with another.
+    SetupError: outside 3.10-3.13, saying how to run it with another.
   """
   version = tuple(sys.version_info if version_info is None else version_info)
   if SUPPORTED[0] <= version[:2] <= SUPPORTED[1]:
@@ -152,8 +129,7 @@ def check_python(script, version_info=None, os_name=None, conda=None):
   raise SetupError('this is Python %s, and TensorFlow needs Python '
                    '%d.%d-%d.%d: run it with one of those, %s' % (
                        '.'.join(str(part) for part in version[:3]),
-                       SUPPORTED[0][0], SUPPORTED[0][1], SUPPORTED[1][0],
-                       SUPPORTED[1][1], how))
+                       *SUPPORTED[0], *SUPPORTED[1], how))
 
 
 def venv_python(venv_dir, os_name=None):
@@ -161,11 +137,11 @@ def venv_python(venv_dir, os_name=None):
 
   Args:
     venv_dir: the environment's folder.
-    os_name: 'nt' for Windows, else 'posix' (os.name when None).
+    os_name: 'nt' for Windows, else 'posix' (os.name when None); the path
+      has that system's separators.
 
   Returns:
-    venv_dir/Scripts/python.exe on Windows, venv_dir/bin/python elsewhere,
-    spelled with that system's separators.
+    venv_dir/Scripts/python.exe on Windows, else venv_dir/bin/python.
   """
   if (os_name or os.name) == 'nt':
     return ntpath.join(venv_dir, 'Scripts', 'python.exe')
@@ -175,17 +151,13 @@ def venv_python(venv_dir, os_name=None):
 def make_venv(venv_dir, with_pip=True):
   """Makes a virtual environment with the running Python (module venv).
 
-  A folder this call created is removed again if making it failed or was
-  interrupted, so the next run starts afresh.
-
   Args:
     venv_dir: the folder to make it in.
     with_pip: whether to install pip into it (tests make it without).
 
   Raises:
-    SetupError: it could not be made (on a Debian or Ubuntu system Python,
-      most often because python3-venv is not installed: it says so), or
-      Ctrl+C stopped it.
+    SetupError: it could not be made (on Debian, it names python3-venv) or
+      Ctrl+C stopped it; a folder this call made is then removed.
   """
   sys.stdout.write('Making %s with Python %s ...\n' % (
       venv_dir, platform.python_version()))
@@ -194,15 +166,13 @@ def make_venv(venv_dir, with_pip=True):
   if sys.base_prefix == '/usr' and os.path.exists('/etc/debian_version'):
     debian = ('; on Debian or Ubuntu, install python3-venv first: '
               'sudo apt install python%d.%d-venv' % sys.version_info[:2])
-  # Debian's Python ships ensurepip, which puts pip into a new environment,
-  # in the separate package python3-venv; without it, venv prints a page of
-  # advice and exits in the middle of our program.
+  # Debian ships ensurepip (pip for a new environment) apart, in python3-venv;
+  # without it, venv prints a page of advice and exits mid-program.
   if with_pip and importlib.util.find_spec('ensurepip') is None:
     raise SetupError('this Python cannot make a virtual environment with pip '
                      '(its module ensurepip is missing)' + debian)
   existed = os.path.isdir(venv_dir)
-  # Symbolic links to the interpreter, as `python -m venv` makes them, except
-  # on Windows, where venv copies its launcher.
+  # Symlinks to the interpreter as `python -m venv` makes; Windows copies.
   builder = venv.EnvBuilder(with_pip=with_pip, symlinks=os.name != 'nt')
   try:
     builder.create(venv_dir)
@@ -271,6 +241,9 @@ def needs_install(venv_dir, setup_py, extras):
 def ensure_venv(root, extras):
   """Makes root/.venv if needed and installs the project into it if needed.
 
+  `pip install -e .[extras]` runs only when needs_install says so: setup.py
+  changed, or an extra is new.
+
   Args:
     root: the repository (holding setup.py).
     extras: the extras to install, comma-separated ('cpu,tensorboard').
@@ -318,13 +291,12 @@ def ensure_venv(root, extras):
 def program_environ(root):
   """The environment .venv's programs run in, as if .venv were activated.
 
-  Also quiets TensorFlow's C++ notices unless TF_CPP_MIN_LOG_LEVEL is set.
-
   Args:
     root: the repository (holding .venv).
 
   Returns:
-    A copy of os.environ with VIRTUAL_ENV, PATH and TF_CPP_MIN_LOG_LEVEL set.
+    A copy of os.environ with VIRTUAL_ENV and PATH set, and
+    TF_CPP_MIN_LOG_LEVEL 2 (quiet C++ notices) unless it is set.
   """
   env = dict(os.environ)
   venv_dir = os.path.join(root, '.venv')
@@ -338,18 +310,14 @@ def program_environ(root):
 def command_line(args, cwd, os_name=None):
   """A command as a user would type it in cwd, in this system's shells.
 
-  The program's path is relative to cwd when it lies inside it
-  (.venv/bin/python, .venv\\Scripts\\python.exe); an argument with spaces
-  or other special characters is quoted: "..." for cmd and PowerShell,
-  '...' for a POSIX shell.
-
   Args:
     args: the program and its arguments.
     cwd: the folder the command runs in.
     os_name: 'nt' for Windows, else 'posix' (os.name when None).
 
   Returns:
-    The command's text.
+    Its text: the program relative to cwd if inside it, words quoted as
+    cmd and PowerShell ("...") or a POSIX shell ('...') need.
   """
   windows = (os_name or os.name) == 'nt'
   path = ntpath if windows else posixpath
@@ -370,10 +338,8 @@ def command_line(args, cwd, os_name=None):
 def run_program(args, cwd, env):
   """Runs a program in this console, printing its command first.
 
-  Ctrl+C and Ctrl+Break reach the program as well (it shares the console)
-  and it stops in its own way; this process waits for it meanwhile rather
-  than dying first or raising KeyboardInterrupt. SIGTERM, which reaches
-  this process alone, is passed on to it.
+  Ctrl+C and Ctrl+Break reach it too (it shares the console): this process
+  waits while it stops in its own way. SIGTERM is passed on to it.
 
   Args:
     args: the program and its arguments.
@@ -381,16 +347,14 @@ def run_program(args, cwd, env):
     env: its environment.
 
   Returns:
-    (its exit status as Popen gives it, whether a stop signal arrived
-    while it ran).
+    (its exit status as Popen gives it, whether a stop signal came).
 
   Raises:
     SetupError: the program could not be started.
   """
   sys.stdout.write(command_line(args, cwd) + '\n')
   sys.stdout.flush()
-  received = []
-  children = []
+  received, children = [], []
 
   def note(signum, frame):
     del frame
@@ -421,13 +385,12 @@ def exit_status(code):
   """The status to exit with after a program ended with Popen's code.
 
   Args:
-    code: Popen.returncode: negative when a POSIX signal killed the
-      program, a 32-bit unsigned value such as 0xC000013A (Ctrl+C) on
-      Windows.
+    code: Popen.returncode: -N when POSIX signal N killed the program, an
+      unsigned 32-bit value such as 0xC000013A (Ctrl+C) on Windows.
 
   Returns:
-    The code, with a signal N made 128 + N as shells report it, and a
-    Windows status made the signed number that sys.exit passes on intact.
+    The code, with -N made 128 + N as shells report it, and a Windows
+    status made the signed number that sys.exit passes on intact.
   """
   if code < 0:
     return 128 - code

@@ -27,6 +27,8 @@ import pytest
 from conftest import REPO
 
 SCRIPT = os.path.join(REPO, 'scripts', 'check_wheels.py')
+sys.path.append(os.path.dirname(SCRIPT))
+import package_index  # noqa: E402
 _spec = importlib.util.spec_from_file_location('check_wheels', SCRIPT)
 check_wheels = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(check_wheels)
@@ -387,4 +389,67 @@ def test_platform_tags(platform, tag, floor):
 ])
 def test_python_tags(tag, minor, fits):
   from packaging.tags import Tag
-  assert check_wheels.python_fits(Tag(*tag.split('-')), minor) == fits
+  assert package_index.python_fits(Tag(*tag.split('-')), minor) == fits
+
+
+@pytest.mark.parametrize('marker, platform, minor, extras, applies', [
+    ('platform_system == "Linux" and platform_machine == "x86_64"',
+     'linux-x86_64', 12, (), True),
+    ('platform_system == "Linux" and platform_machine == "x86_64"',
+     'macos-arm64', 12, (), False),
+    ('sys_platform == "win32" and os_name == "nt"', 'windows-x86_64', 12, (),
+     True),
+    ('python_version < "3.11"', 'linux-aarch64', 10, (), True),
+    ('python_full_version >= "3.12.1"', 'linux-aarch64', 12, (), False),
+    ('extra == "gpu"', 'linux-x86_64', 12, (), False),
+    ('extra == "gpu"', 'linux-x86_64', 12, {'cpu', 'gpu'}, True),
+])
+def test_markers_are_the_targets(marker, platform, minor, extras, applies):
+  from packaging.requirements import Requirement
+  requirement = Requirement('numpy; ' + marker)
+  assert check_wheels.PLATFORMS[platform].applies(
+      requirement, minor, extras) == applies
+
+
+def _release(version, *files, requires_python=None):
+  """A Release with wheels ('cp312-cp312-win_amd64') or an 'sdist'."""
+  from packaging.tags import parse_tag
+  from packaging.version import Version
+  return package_index.Release(Version(version), version, [
+      package_index.File(
+          'x.tar.gz' if tag == 'sdist' else 'x.whl', 'http://x/',
+          None if tag == 'sdist' else parse_tag(tag), requires_python, False)
+      for tag in files])
+
+
+def test_choose_the_newest_release_with_a_wheel_that_fits():
+  from packaging.specifiers import SpecifierSet
+  project = package_index.Project('demo', [
+      _release('3.0rc1', 'py3-none-any'),  # a pre-release: not taken
+      _release('2.1', 'sdist'),
+      _release('2.0', 'cp312-cp312-manylinux_2_28_x86_64',
+               'cp312-abi3-manylinux2014_x86_64', 'sdist'),
+      _release('1.0', 'py3-none-any', requires_python='<3.12'),
+  ])
+  linux = check_wheels.PLATFORMS['linux-x86_64']
+  windows = check_wheels.PLATFORMS['windows-x86_64']
+  pick = package_index.choose(project, SpecifierSet(), linux, 12)
+  # Of 2.0's two wheels, the one that needs the older glibc.
+  assert (pick.release.text, pick.floor) == ('2.0', (2, 17))
+  assert {tag.abi for tag in pick.file.tags} == {'abi3'}
+  assert package_index.choose(project, SpecifierSet('>=3.0rc1'), linux,
+                              12).release.text == '3.0rc1'
+  assert package_index.choose(project, SpecifierSet('<2'), linux,
+                              11).release.text == '1.0'
+  assert package_index.choose(project, SpecifierSet('<2'), linux, 12) == (
+      'no wheel for this platform and Python (newest: 1.0)')
+  assert package_index.choose(project, SpecifierSet('>=2,<3'), windows,
+                              12) == ('no wheel (the newest, 2.1, has only '
+                                      'an sdist)')
+  assert package_index.choose(project, SpecifierSet('>=4'), linux, 12) == (
+      'no release fits')
+  assert package_index.choose(project, SpecifierSet('>=2,<3'), linux, 12,
+                              skip={'2.0'}) == (
+      'no wheel (the newest, 2.1, has only an sdist)')
+  assert linux.describe_floor(pick.floor) == 'glibc 2.17'
+  assert windows.describe_floor(()) == '-'
