@@ -123,11 +123,16 @@ def serve(server, cluster, task_index):
   """
   num_workers = cluster.num_tasks('worker')
   with tf.Graph().as_default():
-    dequeue = _done_queues(cluster)[task_index].dequeue()
+    queue = _done_queues(cluster)[task_index]
+    # Polled, never a dequeue that waits: a dequeue cancelled by a timeout
+    # (to look at the stop flag) could take a worker's message with it, and
+    # the server then waited for ever (seen once when both workers of a
+    # sync cluster finished within 0.1 s).
+    size = queue.size()
+    count = tf1.placeholder(tf.int32, [])
+    take = queue.dequeue_many(count)
     # Only this task's devices: the session must not wait for the others.
     config = tf1.ConfigProto(device_filters=['/job:ps/task:%d' % task_index])
-    # Dequeue with a timeout, to see a stop signal (a flag) within a second.
-    options = tf1.RunOptions(timeout_in_ms=int(POLL_SECS * 1000))
     done, stop_on_signal = set(), cifar10_session.StopOnSignalHook()
     stop_on_signal.begin()
     with tf1.Session(server.target, config=config) as sess:
@@ -135,14 +140,15 @@ def serve(server, cluster, task_index):
             'finished.' % (task_index, cluster.task_address('ps', task_index),
                            num_workers), flush=True)
       while len(done) < num_workers and not stop_on_signal.signal_name:
-        try:
-          worker = sess.run(dequeue, options=options)
-        except tf.errors.DeadlineExceededError:
+        waiting = int(sess.run(size))
+        if not waiting:
+          time.sleep(POLL_SECS)
           continue
-        done.add(int(worker))
-        print('%s: parameter server %d: worker %d finished (%d of %d).'
-              % (datetime.now(), task_index, worker, len(done), num_workers),
-              flush=True)
+        for worker in sess.run(take, {count: waiting}):
+          done.add(int(worker))
+          print('%s: parameter server %d: worker %d finished (%d of %d).'
+                % (datetime.now(), task_index, worker, len(done),
+                   num_workers), flush=True)
     stop_on_signal.end(None)
   if stop_on_signal.signal_name:
     print('Parameter server %d stopped by %s.' % (task_index,
