@@ -14,8 +14,10 @@ Usage:
   python cifar10_eval.py                # each new checkpoint, as it appears
   python cifar10_eval.py --run_once     # the latest checkpoint, then exit
 
-The precision is written to --eval_dir as the scalar 'Precision @ 1' at the
-checkpoint's global step, for TensorBoard.
+"precision @ 1" is the fraction of the test images whose top prediction
+(the class with the highest logit) is the right one: the accuracy. It is
+written to --eval_dir as the scalar 'Precision @ 1' at the checkpoint's
+global step, for TensorBoard.
 """
 
 import os
@@ -217,6 +219,40 @@ class _EvalGraph(object):
         ) from None
 
 
+def _checkpoints_to_evaluate(checkpoint_dir, run_once, eval_interval_secs,
+                             timeout_secs):
+  """The checkpoints evaluate() works through: the latest, or each new one.
+
+  Raises:
+    ValueError: (run_once) there is no checkpoint, or the state file is
+      damaged.
+  """
+  if run_once:
+    latest = checkpoint_files.latest_for_eval(checkpoint_dir)
+    if not latest:
+      print('No checkpoint file found')
+      raise ValueError('no checkpoint in %s: train first (cifar10_train '
+                       '--train_dir %s) or point --checkpoint_dir at one'
+                       % (checkpoint_dir,
+                          cifar10_cli.command_path(checkpoint_dir)))
+    return [latest]
+  if not checkpoint_files.read_state(checkpoint_dir)[0]:
+    print('No checkpoint file found')
+    print('Waiting for checkpoints in %s ...' % checkpoint_dir)
+  return _new_checkpoints(checkpoint_dir, eval_interval_secs, timeout_secs)
+
+
+def _report(writer, step, precision, summary_str):
+  """Prints the precision and writes it, with the graph's summaries."""
+  print('%s: precision @ 1 = %.3f' % (datetime.now(), precision))
+  sys.stdout.flush()
+  summary = tf1.Summary()
+  summary.ParseFromString(summary_str)
+  summary.value.add(tag='Precision @ 1', simple_value=precision)
+  writer.add_summary(summary, step)
+  writer.flush()
+
+
 def evaluate(checkpoint_dir=CHECKPOINT_DIR, eval_dir=EVAL_DIR,
              data_dir=cifar10.DATA_DIR, eval_data='test',
              num_examples=NUM_EXAMPLES, batch_size=cifar10.BATCH_SIZE,
@@ -252,22 +288,8 @@ def evaluate(checkpoint_dir=CHECKPOINT_DIR, eval_dir=EVAL_DIR,
       file), a checkpoint holds another model than `model`, or its weights
       diverged (NaN or infinite activations).
   """
-  if run_once:
-    latest = checkpoint_files.latest_for_eval(checkpoint_dir)
-    if not latest:
-      print('No checkpoint file found')
-      raise ValueError('no checkpoint in %s: train first (cifar10_train '
-                       '--train_dir %s) or point --checkpoint_dir at one'
-                       % (checkpoint_dir,
-                          cifar10_cli.command_path(checkpoint_dir)))
-    checkpoints = [latest]
-  else:
-    if not checkpoint_files.read_state(checkpoint_dir)[0]:
-      print('No checkpoint file found')
-      print('Waiting for checkpoints in %s ...' % checkpoint_dir)
-    checkpoints = _new_checkpoints(checkpoint_dir, eval_interval_secs,
-                                   timeout_secs)
-
+  checkpoints = _checkpoints_to_evaluate(checkpoint_dir, run_once,
+                                        eval_interval_secs, timeout_secs)
   mode = mixed_precision_lib.choose(mixed_precision, 'cifar10_eval',
                                     training=False)
   results, graph = [], None
@@ -290,14 +312,7 @@ def evaluate(checkpoint_dir=CHECKPOINT_DIR, eval_dir=EVAL_DIR,
       print('Note: the data holds only %d examples; evaluated all of them.'
             % count)
     precision = true_count / float(count)
-    print('%s: precision @ 1 = %.3f' % (datetime.now(), precision))
-    sys.stdout.flush()
-
-    summary = tf1.Summary()
-    summary.ParseFromString(summary_str)
-    summary.value.add(tag='Precision @ 1', simple_value=precision)
-    graph.writer.add_summary(summary, step)
-    graph.writer.flush()
+    _report(graph.writer, step, precision, summary_str)
     results.append((step, precision))
   if graph:
     graph.writer.close()

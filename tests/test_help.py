@@ -161,3 +161,11 @@ def test_help_shows_docstring_and_every_flag(helps, module, path, tree):
     for foreign in ('--verbosity', '--logtostderr', '--helpfull',
                     '--only_check_args', '--pdb'):
       assert foreign not in out, (where, foreign)
+
+
+def test_eval_help_says_precision_is_the_accuracy(helps):
+  # A question users of the original asked: what is "precision @ 1"?
+  out = _normal(helps[('cifar10.cifar10_eval', 'python -m')].stdout)
+  assert ('"precision @ 1" is the fraction of the test images whose top '
+          'prediction (the class with the highest logit) is the right one: '
+          'the accuracy.') in out, out
