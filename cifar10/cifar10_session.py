@@ -174,6 +174,15 @@ class StopOnSignalHook(tf1.train.SessionRunHook):
 
   def end(self, session):
     del session
+    self.restore()
+
+  def restore(self):
+    """Puts back the handlers begin() replaced (again: does nothing).
+
+    The session calls end() only when it closes normally; after an error
+    (a NaN loss, a damaged file) the caller's finally calls this, so that
+    a library caller's process keeps its own Ctrl-C handling.
+    """
     for signum, handler in self._previous.items():
       signal.signal(signum, handler)
     self._previous = {}
@@ -299,6 +308,8 @@ def run_training(train_op, loss, batch_size, *, mode='float32', config=None,
     except LossDiverged as e:
       raise ValueError(_divergence_advice(e.value, train_dir,
                                           logger.step_text())) from None
+    finally:
+      stop_on_signal.restore()
   if not is_chief:
     return TrainingResult(None, logger.local_steps,
                           stop_on_signal.signal_name)

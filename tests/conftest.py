@@ -17,6 +17,37 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.normpath(os.path.join(REPO, '..', 'shared', 'data'))
 
 
+# A shell without job control (a script, CI, `cmd &`) starts its background
+# commands with SIGINT ignored, and the programs the tests start would
+# inherit that: a SIGINT sent before their own handlers were in place would
+# vanish. A user's terminal leaves SIGINT at its default; so do the tests.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+  signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _signal_state():
+  return ({signum: signal.getsignal(signum)
+           for signum in (signal.SIGINT, signal.SIGTERM)},
+          signal.pthread_sigmask(signal.SIG_BLOCK, []))
+
+
+@pytest.fixture(autouse=True)
+def signals_left_as_found():
+  """Fails a test that leaves the test process's signal handling changed.
+
+  The programs a test starts inherit ignored and blocked signals: a test
+  that left SIGINT ignored made a later test's SIGINT vanish in its child.
+  """
+  before = _signal_state()
+  yield
+  after = _signal_state()
+  if after != before:
+    for signum, handler in before[0].items():
+      signal.signal(signum, handler)
+    signal.pthread_sigmask(signal.SIG_SETMASK, before[1])
+    pytest.fail('signal handling left changed: %r, not %r' % (after, before))
+
+
 def program_env(**extra):
   """The environment a program runs in: quiet TensorFlow, nothing else set."""
   env = dict(os.environ)

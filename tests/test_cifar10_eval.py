@@ -2,6 +2,7 @@
 
 import math
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -158,9 +159,13 @@ def test_nan_loss_stops_with_advice_and_keeps_the_last_checkpoint(
   # An absurd learning rate makes the loss diverge within a few steps.
   monkeypatch.setattr(cifar10, 'INITIAL_LEARNING_RATE', 1e12)
   train_dir = str(tmp_path)
+  handlers = [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)]
   with pytest.raises(ValueError, match='the loss became (NaN|infinite)'):
     cifar10_train.train(train_dir=train_dir, max_steps=200,
                         data_dir=data_dir, batch_size=16)
+  # The caller's Ctrl-C handling is back, though the session failed.
+  assert [signal.getsignal(s)
+          for s in (signal.SIGINT, signal.SIGTERM)] == handlers
   saved = _checkpoint_values(tf1.train.latest_checkpoint(train_dir))
   assert all(np.isfinite(v).all() for v in saved.values()
              if np.issubdtype(np.asarray(v).dtype, np.floating))
