@@ -1,10 +1,12 @@
-"""Measures CIFAR-10 training and evaluation speed (and accuracy) here.
+"""Measures CIFAR-10 training and evaluation speed (and accuracy) here,
+and how close training comes to the machine's limit.
 
 Not a test: it reports numbers, for the README's table. Its header names the
 machine (CPU model, its bfloat16/AMX features, TensorFlow and Python), as
 the answers depend on it.
 
   python scripts/benchmark_cifar10.py                      # speed
+  python scripts/benchmark_cifar10.py --modes float32 --profile
   python scripts/benchmark_cifar10.py --precision_runs 3   # + precision
   python scripts/benchmark_cifar10.py --accuracy_steps 1000,10000
   python scripts/benchmark_cifar10.py --model cifar10,vgg16 --skip_programs
@@ -12,20 +14,31 @@ the answers depend on it.
 Speed, for each arithmetic --modes (float32; mixed: cifar10_train
 --mixed_precision, which is float32 with a note on CPUs without bfloat16),
 in one run so that the ratios share the machine's state:
+  (L) the machine's limit (tutorial model, float32): the examples/s at
+      which a step would take only its arithmetic's time, at the float32
+      rates measured in the same round (machine_limit.py: a 2048 matrix
+      product and each convolution at the model's shapes; the FLOPs per
+      example counted from the model's graph, about 105 M);
   (a) the model alone on in-memory tensors (the compute-bound ceiling);
   (b) cifar10_train end to end, as a subprocess, with each input pipeline,
       as a ratio to (a) of the same mode, with the process's peak memory;
   (p) the peer a user would pick instead: Keras 3 (as installed with
       TensorFlow) on the same layers (LRN cast to float32 around tf.nn.lrn,
       SGD 0.1, batch 128), in-memory data, policy float32 or mixed_bfloat16;
+      and, float32 only, PyTorch on the same layers where `import torch`
+      works (peers.py; else one line says it was skipped);
   (c) seconds to evaluate 10,000 test images (cifar10_eval.evaluate on a
       checkpoint of (b), graph already built, TensorFlow already imported),
       and the whole `cifar10_eval --run_once` process.
-(a), (b) and (p) are timed after WARMUP steps, (b) from its log lines'
-times, so every stall in between counts. A shared VM's speed drifts by tens
-of percent from minute to minute, so they are measured in turn --repeats
-times; each ratio is taken within one round, and the table gives the median
-of each number with its range over the rounds.
+Float32 rows give their rate as a fraction of (L) and as a ratio to (p);
+then the measured rates and the model's FLOPs and arithmetic time layer by
+layer. (a), (b) and (p) are timed after WARMUP steps, (b) from its log
+lines' times, so every stall in between counts. A shared VM's speed drifts
+by tens of percent from minute to minute, so they are measured in turn
+--repeats times; each ratio is taken within one round, and the table gives
+the median of each number with its range over the rounds.
+Profile (--profile): where a float32 training step's time goes, op by op
+from TensorFlow's own trace, summed by layer and direction (step_profile.py).
 Precision (--precision_runs N): N fresh cifar10_train runs of
 --precision_steps (1000) per mode, each evaluated by cifar10_eval; mean,
 standard deviation and range.
@@ -43,55 +56,25 @@ import os
 import platform
 import re
 import statistics
-import subprocess
 import sys
 import time
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
+# The libraries beside this file (machine_limit, peers, step_profile), also
+# under `python -m scripts.benchmark_cifar10`.
+if HERE not in sys.path:
+  sys.path.insert(1, HERE)
+import program_runs
 DEFAULT_DATA = os.path.normpath(os.path.join(REPO, '..', 'shared', 'data',
                                              'cifar10'))
-WARMUP = 30  # steps left out of every rate: graph optimisation, caches
-WINDOW = 10  # cifar10_train logs every WINDOW steps here
-LOG_LINE = re.compile(r'^(\S+ \S+): step (\d+), loss = ', re.M)
+WARMUP = program_runs.WARMUP  # steps left out of every rate
 MODES = ('float32', 'mixed')
 KERAS_POLICIES = {'float32': 'float32', 'mixed': 'mixed_bfloat16'}
 CPU_FEATURES = ('avx512f', 'avx512_bf16', 'amx_tile', 'amx_bf16')
-
-
-# A small interpreter starts each program and prints its peak RSS last (in
-# KiB; -1 on Windows, which has no resource module). Measured from here
-# directly, the figure would include this process (which imports
-# TensorFlow): Linux keeps the peak of the image a process replaced at exec,
-# and subprocess starts children with vfork, which shares ours.
-_MEASURE = (
-    'import subprocess, sys\n'
-    'try:\n'
-    '  import resource\n'
-    'except ImportError:\n'
-    '  resource = None\n'
-    'status = subprocess.call(sys.argv[1:])\n'
-    'peak = -1\n'
-    'if resource:\n'
-    '  peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n'
-    '  if sys.platform == "darwin":\n'
-    '    peak //= 1024  # bytes there\n'
-    'print("\\n%d" % peak)\n'
-    'sys.exit(status)\n')
-
-
-def _run(args, env=None):
-  """Runs a program; returns (stdout, seconds, peak RSS in MiB)."""
-  start = time.time()
-  proc = subprocess.run([sys.executable, '-c', _MEASURE, sys.executable] + args,
-                        cwd=REPO, env=env, stdout=subprocess.PIPE,
-                        stderr=subprocess.STDOUT, text=True, check=False)
-  out, _, peak = proc.stdout.rstrip('\n').rpartition('\n')
-  if proc.returncode:
-    sys.exit('%s failed:\n%s' % (' '.join(args), out))
-  return out, time.time() - start, max(int(peak), 0) / 1024.0
 
 
 def machine():
@@ -112,10 +95,6 @@ def machine():
               'yes' if mixed_precision.cpu_has_bfloat16() else 'no',
               os.cpu_count(), tf.__version__, platform.python_version(),
               datetime.date.today()))
-
-
-def _mode_flags(mode):
-  return ['--mixed_precision'] if mode == 'mixed' else []
 
 
 def model_only_rate(batch_size, steps, model='cifar10', mode='float32',
@@ -154,75 +133,6 @@ def model_only_rate(batch_size, steps, model='cifar10', mode='float32',
       return (steps - warmup) * batch_size / (time.time() - start)
 
 
-def keras_peer_rate(policy, batch_size, steps, warmup=WARMUP):
-  """Examples/sec of the same layers in Keras 3, in-memory data.
-
-  Run in its own process (--keras_peer), as Keras trains eagerly (compiled
-  with tf.function) and sets its policy globally.
-  """
-  import keras
-  import numpy as np
-  import tensorflow as tf
-  keras.mixed_precision.set_global_policy(policy)
-  layers = keras.layers
-
-  def lrn(x):
-    # No bfloat16 kernel for LRN on the CPU: cast around it, as the graph
-    # rewrite does.
-    out = tf.nn.lrn(tf.cast(x, tf.float32), 4, bias=1.0, alpha=0.001 / 9.0,
-                    beta=0.75)
-    return tf.cast(out, x.dtype)
-
-  decay = keras.regularizers.L2(0.004 / 2)  # wd * l2_loss = wd * sum / 2.
-  inputs = keras.Input((24, 24, 3))
-  x = layers.Conv2D(64, 5, padding='same', activation='relu')(inputs)
-  x = layers.MaxPool2D(3, 2, padding='same')(x)
-  x = layers.Lambda(lrn, output_shape=lambda s: s)(x)
-  x = layers.Conv2D(64, 5, padding='same', activation='relu',
-                    bias_initializer=keras.initializers.Constant(0.1))(x)
-  x = layers.Lambda(lrn, output_shape=lambda s: s)(x)
-  x = layers.MaxPool2D(3, 2, padding='same')(x)
-  x = layers.Flatten()(x)
-  x = layers.Dense(384, activation='relu', kernel_regularizer=decay)(x)
-  x = layers.Dense(192, activation='relu', kernel_regularizer=decay)(x)
-  outputs = layers.Dense(10, dtype='float32')(x)
-  model = keras.Model(inputs, outputs)
-  model.compile(optimizer=keras.optimizers.SGD(0.1),
-                loss=keras.losses.SparseCategoricalCrossentropy(
-                    from_logits=True))
-  rng = np.random.RandomState(0)
-  images = rng.randn(steps * batch_size, 24, 24, 3).astype(np.float32)
-  labels = rng.randint(0, 10, steps * batch_size)
-  split = warmup * batch_size
-  model.fit(images[:split], labels[:split], batch_size=batch_size, epochs=1,
-            verbose=0, shuffle=False)
-  start = time.time()
-  model.fit(images[split:], labels[split:], batch_size=batch_size, epochs=1,
-            verbose=0, shuffle=False)
-  return (len(images) - split) / (time.time() - start)
-
-
-def train_rate(data_dir, train_dir, pipeline, batch_size, steps,
-               model='cifar10', mode='float32'):
-  """Examples/sec of cifar10_train from its log lines' times after warm-up.
-
-  Returns:
-    (examples/sec, wall seconds of the whole process, peak RSS in MiB).
-  """
-  out, seconds, rss = _run([
-      '-m', 'cifar10.cifar10_train', '--data_dir', data_dir,
-      '--train_dir', train_dir, '--fresh', '--max_steps', str(steps),
-      '--batch_size', str(batch_size), '--input_pipeline', pipeline,
-      '--log_frequency', str(WINDOW), '--model', model] + _mode_flags(mode))
-  times = [(int(step), datetime.datetime.fromisoformat(stamp))
-           for stamp, step in LOG_LINE.findall(out) if int(step) >= WARMUP]
-  if len(times) < 2:
-    sys.exit('too few log lines in cifar10_train output:\n' + out)
-  (first, start), (last, end) = times[0], times[-1]
-  return ((last - first) * batch_size / (end - start).total_seconds(),
-          seconds, rss)
-
-
 def eval_seconds(data_dir, train_dir, eval_dir, num_examples):
   """Seconds for evaluate() in-process, and for the whole program."""
   import tensorflow as tf
@@ -233,30 +143,17 @@ def eval_seconds(data_dir, train_dir, eval_dir, num_examples):
       train_dir, eval_dir, data_dir, num_examples=num_examples,
       batch_size=128, run_once=True)
   in_process = time.time() - start
-  _, whole, _ = _run(['-m', 'cifar10.cifar10_eval', '--data_dir', data_dir,
-                      '--checkpoint_dir', train_dir, '--eval_dir', eval_dir,
-                      '--run_once', '--num_examples', str(num_examples)])
+  _, whole, _ = program_runs.run([
+      '-m', 'cifar10.cifar10_eval', '--data_dir', data_dir,
+      '--checkpoint_dir', train_dir, '--eval_dir', eval_dir, '--run_once',
+      '--num_examples', str(num_examples)])
   return in_process, whole, precision
-
-
-def _train_and_eval(data_dir, train_dir, eval_dir, steps, train_flags=(),
-                    eval_flags=()):
-  """cifar10_train to steps (resuming), then cifar10_eval: (precision, s)."""
-  start = time.time()
-  _run(['-m', 'cifar10.cifar10_train', '--data_dir', data_dir,
-        '--train_dir', train_dir, '--max_steps', str(steps),
-        '--log_frequency', '1000'] + list(train_flags))
-  trained = time.time() - start
-  out, _, _ = _run(['-m', 'cifar10.cifar10_eval', '--data_dir', data_dir,
-                    '--checkpoint_dir', train_dir, '--run_once',
-                    '--eval_dir', eval_dir] + list(eval_flags))
-  return float(re.search(r'precision @ 1 = ([\d.]+)', out).group(1)), trained
 
 
 def accuracy(data_dir, work_dir, steps_list, model='cifar10'):
   """Trains to each step count in turn and evaluates; prints each result."""
   for steps in steps_list:
-    precision, trained = _train_and_eval(
+    precision, trained = program_runs.train_and_eval(
         data_dir, os.path.join(work_dir, 'accuracy_train_' + model),
         os.path.join(work_dir, 'accuracy_eval_' + model), steps,
         ['--model', model])
@@ -273,10 +170,10 @@ def precision_runs(args):
     values = []
     for i in range(args.precision_runs):
       folder = os.path.join(args.work_dir, 'precision_%s_%d' % (mode, i))
-      values.append(_train_and_eval(
+      values.append(program_runs.train_and_eval(
           args.data_dir, folder + '_train', folder + '_eval',
-          args.precision_steps, ['--fresh'] + _mode_flags(mode),
-          _mode_flags(mode))[0])
+          args.precision_steps, ['--fresh'] + program_runs.mode_flags(mode),
+          program_runs.mode_flags(mode))[0])
     print('| %s | %d | %d | %.4f | %.4f | %.3f-%.3f |' % (
         mode, len(values), args.precision_steps, statistics.mean(values),
         statistics.stdev(values) if len(values) > 1 else 0.0, min(values),
@@ -292,51 +189,108 @@ def _spread(values, fmt):
       statistics.median(values), min(values), max(values))
 
 
-def speed(args, model):
-  """Prints the speed rows of one model, for every mode."""
-  pipelines = [] if args.skip_programs else args.pipelines.split(',')
-  modes = args.modes.split(',')
-  ceilings, runs, peers = {}, {}, {}
+def _ratios(values, bases):
+  return [v / b for v, b in zip(values, bases, strict=True)]
+
+
+def _peer(args, flag, value):
+  """Examples/sec of a peer (peers.py), run as this script in a process."""
+  out, _, _ = program_runs.run([
+      os.path.abspath(__file__), flag, value, '--steps', str(args.steps),
+      '--batch_size', str(args.batch_size)])
+  return float(out.split()[-1])
+
+
+def _row(label, rates, base, limits=None, keras=None, tail=' | |'):
+  """A table row: rate, ratio to (a), fraction of (L), ratio to (p)."""
+  cells = [_spread(rates, '%.0f'), _spread(_ratios(rates, base), '%.2f')]
+  for bases in (limits, keras):
+    cells.append(_spread(_ratios(rates, bases), '%.2f') if bases else '')
+  print('| %s | %s |%s' % (label, ' | '.join(cells), tail))
+
+
+def _measure(args, model, modes, pipelines, limit):
+  """The rounds of speed(): {(row, mode): [one value per round]}."""
+  import machine_limit
+  import peers
+  torch = (model == 'cifar10' and not args.skip_peer and 'float32' in modes
+           and peers.have_torch())
+  found = {}
   for _ in range(args.repeats):
+    if limit:
+      rates = machine_limit.measure_rates(limit['cases'])
+      found.setdefault(('L', 'float32'), []).append(
+          machine_limit.machine_limit(limit['parts'], rates))
+      for kind, rate in rates.items():
+        limit['rates'].setdefault(kind, []).append(rate)
     for mode in modes:
-      ceilings.setdefault(mode, []).append(
+      found.setdefault(('a', mode), []).append(
           model_only_rate(args.batch_size, args.steps, model, mode))
       for pipeline in pipelines:
-        runs.setdefault((mode, pipeline), []).append(train_rate(
-            args.data_dir, os.path.join(args.work_dir, 'speed_train'),
-            pipeline, args.batch_size, args.steps, model, mode))
+        found.setdefault(('b ' + pipeline, mode), []).append(
+            program_runs.train_rate(
+                args.data_dir, os.path.join(args.work_dir, 'speed_train'),
+                pipeline, args.batch_size, args.steps, model, mode))
       if model == 'cifar10' and not args.skip_peer:
-        out, _, _ = _run([os.path.abspath(__file__), '--keras_peer',
-                          KERAS_POLICIES[mode], '--steps', str(args.steps),
-                          '--batch_size', str(args.batch_size)])
-        peers.setdefault(mode, []).append(float(out.split()[-1]))
+        found.setdefault(('p', mode), []).append(
+            _peer(args, '--keras_peer', KERAS_POLICIES[mode]))
+      if torch and mode == 'float32':
+        found.setdefault(('t', mode), []).append(
+            _peer(args, '--torch_peer', 'float32'))
+  return found
+
+
+def speed(args, model):
+  """Prints the speed rows of one model, for every mode."""
+  import machine_limit
+  import peers
+  pipelines = [] if args.skip_programs else args.pipelines.split(',')
+  modes = args.modes.split(',')
+  limit = None
+  if model == 'cifar10' and 'float32' in modes:
+    parts = machine_limit.model_parts(model)
+    limit = {'parts': parts, 'rates': {}, 'cases': machine_limit.rate_cases(
+        parts, args.batch_size)}
+  found = _measure(args, model, modes, pipelines, limit)
+  limits = found.get(('L', 'float32'))
+  if limits:
+    print('| (L) %s machine\'s limit: float32 arithmetic alone | %s | | '
+          '1.00 | | | |' % (model, _spread(limits, '%.0f')))
   for mode in modes:
-    base = ceilings[mode]
-    print('| (a) %s %s on in-memory tensors | %s | 1.00 | | |' % (
-        model, mode, _spread(base, '%.0f')))
+    base = found[('a', mode)]
+    fraction = limits if mode == 'float32' else None
+    keras = found.get(('p', mode))
+    _row('(a) %s %s on in-memory tensors' % (model, mode), base, base,
+         fraction, keras)
     for pipeline in pipelines:
-      rates, seconds, rss = zip(*runs[(mode, pipeline)], strict=True)
-      ratios = [r / c for r, c in zip(rates, base, strict=True)]
-      print('| (b) %s %s cifar10_train, %s pipeline | %s | %s | %s | %.0f '
-            'MiB |' % (model, mode, pipeline, _spread(rates, '%.0f'),
-                       _spread(ratios, '%.2f'), _spread(seconds, '%.0f'),
-                       max(rss)))
-    if mode in peers:
-      ratios = [p / c for p, c in zip(peers[mode], base, strict=True)]
-      print('| (p) Keras 3 %s, same layers, in-memory | %s | %s | | |' % (
-          KERAS_POLICIES[mode], _spread(peers[mode], '%.0f'),
-          _spread(ratios, '%.2f')))
+      rates, seconds, rss = zip(*found[('b ' + pipeline, mode)], strict=True)
+      _row('(b) %s %s cifar10_train, %s pipeline' % (model, mode, pipeline),
+           rates, base, fraction, keras,
+           ' %s | %.0f MiB |' % (_spread(seconds, '%.0f'), max(rss)))
+    if keras:
+      _row('(p) Keras 3 %s, same layers, in-memory' % KERAS_POLICIES[mode],
+           keras, base, fraction, keras)
+    if ('t', mode) in found:
+      _row('(p) PyTorch float32, same layers, in-memory', found[('t', mode)],
+           base, fraction, keras)
   for mode in modes[1:]:
-    gains = [m / f for m, f in zip(ceilings[mode], ceilings[modes[0]],
-                                   strict=True)]
-    print('| %s / %s, model alone | %s | | | |' % (
+    gains = _ratios(found[('a', mode)], found[('a', modes[0])])
+    print('| %s / %s, model alone | %s | | | | | |' % (
         mode, modes[0], _spread(gains, '%.2fx')))
+  if model == 'cifar10' and not args.skip_peer and 'float32' in modes and (
+      not peers.have_torch()):
+    print('(PyTorch peer skipped: `import torch` finds no PyTorch here.)')
+  if limit:
+    rates = {k: statistics.median(v) for k, v in limit['rates'].items()}
+    print('\n%s\n\n%s\n' % (machine_limit.rates_table(rates),
+                              machine_limit.parts_table(limit['parts'],
+                                                        rates)))
   sys.stdout.flush()
   if not args.skip_programs:
     in_process, whole, _ = eval_seconds(
         args.data_dir, os.path.join(args.work_dir, 'speed_train'),
         os.path.join(args.work_dir, 'speed_eval_' + model), 10000)
-    print('| (c) %s evaluate 10,000 test images | %.0f | | %.1f (whole '
+    print('| (c) %s evaluate 10,000 test images | %.0f | | | | %.1f (whole '
           'program %.1f) | |' % (model, 10000 / in_process, in_process,
                                  whole))
 
@@ -353,12 +307,12 @@ def main():
   parser.add_argument('--steps', type=int, default=200,
                       help='Training steps per speed measurement.')
   parser.add_argument('--repeats', type=int, default=3,
-                      help='Rounds of (a), (b) and (p) for each mode.')
+                      help='Rounds of (L), (a), (b) and (p) for each mode.')
   parser.add_argument('--pipelines', default='dataset,queue')
   parser.add_argument('--modes', default=','.join(MODES),
                       help='Comma-separated: float32, mixed.')
   parser.add_argument('--skip_peer', action='store_true',
-                      help='Speed: leave out the Keras peer (p).')
+                      help='Speed: leave out the peers (p).')
   parser.add_argument('--precision_runs', type=int, default=0,
                       help='Fresh runs per mode for the precision table.')
   parser.add_argument('--precision_steps', type=int, default=1000)
@@ -369,15 +323,25 @@ def main():
                       help='Comma-separated models to measure: cifar10 '
                            '(the tutorial\'s), vgg16.')
   parser.add_argument('--skip_programs', action='store_true',
-                      help='Speed: measure only (a) and (p), not the '
+                      help='Speed: measure only (L), (a) and (p), not the '
                       'programs.')
+  parser.add_argument('--profile', action='store_true',
+                      help='Also print where a float32 training step of the '
+                      'tutorial\'s model goes, layer by layer.')
   parser.add_argument('--keras_peer', metavar='POLICY',
                       help='Internal: print the Keras peer\'s examples/sec '
                       'with this policy, then exit.')
+  parser.add_argument('--torch_peer', metavar='DTYPE',
+                      help='Internal: print the PyTorch peer\'s '
+                      'examples/sec (float32), then exit.')
   args = parser.parse_args()
-  if args.keras_peer:
-    print('%.1f' % keras_peer_rate(args.keras_peer, args.batch_size,
-                                   args.steps))
+  if args.keras_peer or args.torch_peer:
+    import peers
+    if args.keras_peer:
+      rate = peers.keras_rate(args.keras_peer, args.batch_size, args.steps)
+    else:
+      rate = peers.torch_rate(args.batch_size, args.steps)
+    print('%.1f' % rate)
     return
   if not os.path.isdir(os.path.join(args.data_dir, 'cifar-10-batches-bin')):
     sys.exit('error: no cifar-10-batches-bin in %s (--data_dir)'
@@ -391,10 +355,16 @@ def main():
     if model not in ('cifar10', 'vgg16'):
       sys.exit('error: unknown --model %r (cifar10, vgg16)' % model)
   if not args.skip_speed:
-    print('| measurement | examples/sec | ratio to (a) | wall s | peak RSS |')
-    print('|---|---|---|---|---|')
+    print('| measurement | examples/sec | ratio to (a) | fraction of (L) | '
+          'ratio to Keras (p) | wall s | peak RSS |')
+    print('|---|---|---|---|---|---|---|')
     for model in models:
       speed(args, model)
+  if args.profile:
+    import step_profile
+    print(step_profile.profile_table(step_profile.profile_step(
+        args.batch_size)))
+    sys.stdout.flush()
   if args.precision_runs:
     precision_runs(args)
   if args.accuracy_steps:

@@ -1,0 +1,123 @@
+"""The tutorial's network in the frameworks a user would pick instead, for
+scripts/benchmark_cifar10.py to time against: Keras 3 (installed with
+TensorFlow) and, where it is installed, PyTorch.
+
+  rate = keras_rate('float32', batch_size=128, steps=200)  # examples/s
+  rate = torch_rate(batch_size=128, steps=200)   # ImportError without torch
+  have_torch()                                   # without importing it
+
+The same layers as cifar10.inference: 5x5 convolutions of 64 channels with
+ReLU, 3x3 max pooling of stride 2, LRN (depth radius 4, bias 1, alpha
+0.001 / 9, beta 0.75), fully connected 384 and 192 with ReLU and weight
+decay 0.004, 10 logits; cross entropy, SGD at 0.1, on random images in
+memory (no input pipeline), timed after warmup steps. Each runs in a
+process of its own (Keras sets its policy globally; torch has its own
+thread pools).
+"""
+
+import importlib.util
+import time
+
+import numpy as np
+
+WARMUP = 30  # steps left out of every rate, as benchmark_cifar10's
+IMAGE_SHAPE = (24, 24, 3)
+WEIGHT_DECAY = 0.004  # local3 and local4: wd * l2_loss = wd * sum(w^2) / 2
+
+
+def _data(batch_size, steps):
+  rng = np.random.RandomState(0)
+  images = rng.randn(steps * batch_size, *IMAGE_SHAPE).astype(np.float32)
+  return images, rng.randint(0, 10, steps * batch_size)
+
+
+def keras_rate(policy, batch_size, steps, warmup=WARMUP):
+  """Examples/s of the layers in Keras 3 with policy (float32,
+  mixed_bfloat16), compiled by model.fit (tf.function)."""
+  # pylint: disable=g-import-not-at-top
+  import keras
+  import tensorflow as tf
+  keras.mixed_precision.set_global_policy(policy)
+  layers = keras.layers
+
+  def lrn(x):
+    # No bfloat16 kernel for LRN on the CPU: cast around it, as the graph
+    # rewrite does.
+    out = tf.nn.lrn(tf.cast(x, tf.float32), 4, bias=1.0, alpha=0.001 / 9.0,
+                    beta=0.75)
+    return tf.cast(out, x.dtype)
+
+  decay = keras.regularizers.L2(WEIGHT_DECAY / 2)
+  inputs = keras.Input(IMAGE_SHAPE)
+  x = layers.Conv2D(64, 5, padding='same', activation='relu')(inputs)
+  x = layers.MaxPool2D(3, 2, padding='same')(x)
+  x = layers.Lambda(lrn, output_shape=lambda s: s)(x)
+  x = layers.Conv2D(64, 5, padding='same', activation='relu',
+                    bias_initializer=keras.initializers.Constant(0.1))(x)
+  x = layers.Lambda(lrn, output_shape=lambda s: s)(x)
+  x = layers.MaxPool2D(3, 2, padding='same')(x)
+  x = layers.Flatten()(x)
+  x = layers.Dense(384, activation='relu', kernel_regularizer=decay)(x)
+  x = layers.Dense(192, activation='relu', kernel_regularizer=decay)(x)
+  outputs = layers.Dense(10, dtype='float32')(x)
+  model = keras.Model(inputs, outputs)
+  model.compile(optimizer=keras.optimizers.SGD(0.1),
+                loss=keras.losses.SparseCategoricalCrossentropy(
+                    from_logits=True))
+  images, labels = _data(batch_size, steps)
+  split = warmup * batch_size
+  model.fit(images[:split], labels[:split], batch_size=batch_size, epochs=1,
+            verbose=0, shuffle=False)
+  start = time.time()
+  model.fit(images[split:], labels[split:], batch_size=batch_size, epochs=1,
+            verbose=0, shuffle=False)
+  return (len(images) - split) / (time.time() - start)
+
+
+def have_torch():
+  """Whether `import torch` would find PyTorch (without importing it)."""
+  return importlib.util.find_spec('torch') is not None
+
+
+def torch_rate(batch_size, steps, warmup=WARMUP):
+  """Examples/s of the layers in PyTorch, float32, eager, NCHW.
+
+  PyTorch's LocalResponseNorm divides alpha by its window (size 9), so its
+  alpha 0.001 is TensorFlow's 0.001 / 9. Its max pooling pads a row and a
+  column on each side where TensorFlow's SAME pads one after: the same
+  shapes and arithmetic, slightly different windows.
+
+  Raises:
+    ImportError: no PyTorch.
+  """
+  import torch  # pylint: disable=g-import-not-at-top
+  from torch import nn  # pylint: disable=g-import-not-at-top
+  torch.manual_seed(0)
+  local3, local4 = nn.Linear(64 * 6 * 6, 384), nn.Linear(384, 192)
+  model = nn.Sequential(
+      nn.Conv2d(3, 64, 5, padding=2), nn.ReLU(),
+      nn.MaxPool2d(3, 2, padding=1),
+      nn.LocalResponseNorm(9, alpha=0.001, beta=0.75, k=1.0),
+      nn.Conv2d(64, 64, 5, padding=2), nn.ReLU(),
+      nn.LocalResponseNorm(9, alpha=0.001, beta=0.75, k=1.0),
+      nn.MaxPool2d(3, 2, padding=1), nn.Flatten(),
+      local3, nn.ReLU(), local4, nn.ReLU(), nn.Linear(192, 10))
+  decayed = {id(p) for p in (local3.weight, local4.weight)}
+  optimizer = torch.optim.SGD([
+      {'params': [p for p in model.parameters() if id(p) in decayed],
+       'weight_decay': WEIGHT_DECAY},  # Adds wd * w: l2_loss's gradient.
+      {'params': [p for p in model.parameters() if id(p) not in decayed]}],
+                              lr=0.1)
+  loss_fn = nn.CrossEntropyLoss()
+  images, labels = _data(batch_size, steps)
+  images = torch.from_numpy(images.transpose(0, 3, 1, 2).copy())
+  labels = torch.from_numpy(labels)
+  start = None
+  for step in range(steps):
+    if step == warmup:
+      start = time.time()
+    batch = slice(step * batch_size, (step + 1) * batch_size)
+    optimizer.zero_grad()
+    loss_fn(model(images[batch]), labels[batch]).backward()
+    optimizer.step()
+  return (steps - warmup) * batch_size / (time.time() - start)
