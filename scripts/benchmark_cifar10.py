@@ -352,9 +352,10 @@ def main():
   if args.keras_peer or args.torch_peer:
     import peers
     if args.keras_peer:
-      rate = peers.keras_rate(args.keras_peer, args.batch_size, args.steps)
+      rate = peers.keras_rate(args.keras_peer, args.batch_size, args.steps,
+                              WARMUP)
     else:
-      rate = peers.torch_rate(args.batch_size, args.steps)
+      rate = peers.torch_rate(args.batch_size, args.steps, WARMUP)
     print('%.1f' % rate)
     return
   if not os.path.isdir(os.path.join(args.data_dir, 'cifar-10-batches-bin')):

@@ -2,17 +2,19 @@
 scripts/benchmark_cifar10.py to time against: Keras 3 (installed with
 TensorFlow) and, where it is installed, PyTorch.
 
-  rate = keras_rate('float32', batch_size=128, steps=200)  # examples/s
-  rate = torch_rate(batch_size=128, steps=200)   # ImportError without torch
-  have_torch()                                   # without importing it
+  rate = keras_rate('float32', batch_size=128, steps=200, warmup=30)
+  rate = torch_rate(batch_size=128, steps=200, warmup=30)  # ImportError
+                                                 # without torch
+  model = keras_model('float32')   # the compiled Keras model it times
+  have_torch()                     # without importing it
 
 The same layers as cifar10.inference: 5x5 convolutions of 64 channels with
 ReLU, 3x3 max pooling of stride 2, LRN (depth radius 4, bias 1, alpha
 0.001 / 9, beta 0.75), fully connected 384 and 192 with ReLU and weight
 decay 0.004, 10 logits; cross entropy, SGD at 0.1, on random images in
-memory (no input pipeline), timed after warmup steps. Each runs in a
-process of its own (Keras sets its policy globally; torch has its own
-thread pools).
+memory (no input pipeline), timed after warmup steps (the benchmark's
+WARMUP). Each runs in a process of its own (Keras sets its policy
+globally; torch has its own thread pools).
 """
 
 import importlib.util
@@ -20,7 +22,6 @@ import time
 
 import numpy as np
 
-WARMUP = 30  # steps left out of every rate, as benchmark_cifar10's
 IMAGE_SHAPE = (24, 24, 3)
 WEIGHT_DECAY = 0.004  # local3 and local4: wd * l2_loss = wd * sum(w^2) / 2
 
@@ -31,9 +32,9 @@ def _data(batch_size, steps):
   return images, rng.randint(0, 10, steps * batch_size)
 
 
-def keras_rate(policy, batch_size, steps, warmup=WARMUP):
-  """Examples/s of the layers in Keras 3 with policy (float32,
-  mixed_bfloat16), compiled by model.fit (tf.function)."""
+def keras_model(policy):
+  """The layers in Keras 3 with policy (float32, mixed_bfloat16), compiled
+  with SGD 0.1 and the cross entropy; sets Keras' global policy."""
   # pylint: disable=g-import-not-at-top
   import keras
   import tensorflow as tf
@@ -64,6 +65,13 @@ def keras_rate(policy, batch_size, steps, warmup=WARMUP):
   model.compile(optimizer=keras.optimizers.SGD(0.1),
                 loss=keras.losses.SparseCategoricalCrossentropy(
                     from_logits=True))
+  return model
+
+
+def keras_rate(policy, batch_size, steps, warmup):
+  """Examples/s of keras_model(policy) in model.fit (tf.function), timed
+  after warmup steps."""
+  model = keras_model(policy)
   images, labels = _data(batch_size, steps)
   split = warmup * batch_size
   model.fit(images[:split], labels[:split], batch_size=batch_size, epochs=1,
@@ -79,7 +87,7 @@ def have_torch():
   return importlib.util.find_spec('torch') is not None
 
 
-def torch_rate(batch_size, steps, warmup=WARMUP):
+def torch_rate(batch_size, steps, warmup):
   """Examples/s of the layers in PyTorch, float32, eager, NCHW.
 
   PyTorch's LocalResponseNorm divides alpha by its window (size 9), so its
