@@ -80,6 +80,13 @@ FAKE = {
         '2.0.0': (['py3-none-any'], [], 'yanked'),
     },
     'six': {'1.16.0': (['py2.py3-none-any'], [], 'pep658')},
+    # setup.py asks for ml_dtypes<0.7 (0.7.0 loads slowly): 0.6.0 it is.
+    'ml-dtypes': {
+        '0.7.0': (['%s-%s-%s' % (py, py, plat) for py in PYTHONS
+                   for plat in EVERYWHERE], [], 'pep658'),
+        '0.6.0': (['%s-%s-%s' % (py, py, plat) for py in PYTHONS
+                   for plat in EVERYWHERE], [], 'pep658'),
+    },
     # 2.0 needs a six the index does not have: pip would take 1.0.
     'fancy': {'2.0': (['py3-none-any'], ['six>=2'], 'pep658'),
               '1.0': (['py3-none-any'], ['six'], 'pep658')},
@@ -242,9 +249,11 @@ def test_cpu_extra_picks_by_markers_and_finds_the_missing_wheels(index,
       assert row['missing'] == '-'
       assert numpy in row['picked']
     if row['missing'] == '-':
-      # The tree: TensorFlow, absl-py, numpy, wrapt (abi3, not the yanked
-      # 2.0.0) and six, whose requirement is only inside wrapt's wheel.
-      assert row['packages'] == '5'
+      # The tree: TensorFlow, absl-py, numpy, ml_dtypes (below setup.py's
+      # bound), wrapt (abi3, not the yanked 2.0.0) and six, whose
+      # requirement is only inside wrapt's wheel.
+      assert row['packages'] == '6'
+      assert 'ml-dtypes 0.6.0' in row['picked'], row['picked']
       assert 'wrapt 1.17.0' in row['picked']
       assert 'six 1.16.0' in row['picked']
       assert 'nvidia' not in row['picked']
