@@ -3,9 +3,9 @@
 Every module with an `if __name__ == '__main__':` block in cifar10/, mnist/
 and scripts/ is a program. Each must print its whole docstring and every
 flag it accepts, wherever that flag is defined, and no flag of absl's or
-TensorFlow's own. The accepted flags are found independently of --help: the
-absl flags our modules define once the program is imported, or the options
-of the argparse parser the program builds.
+TensorFlow's own. The accepted flags are found independently of the help
+text, in the `python -m` run (PROBE): the absl flags our modules and the
+program define, or the options of the argparse parsers the program builds.
 """
 
 import ast
@@ -22,31 +22,37 @@ from conftest import REPO, program_env
 
 PACKAGES = ('cifar10', 'mnist')
 
-# Reports the flags a program accepts as JSON: for an argparse program, the
-# options of the parser it builds (caught when it parses: it runs as the
-# program, so one that parses before TensorFlow loads is quick); for an absl
-# program (imported only), the flags that our modules defined.
+# `python -m MODULE --help`, run as the interpreter runs it (runpy's
+# _run_module_as_main is what -m calls), that also writes the flags the
+# program accepts, as JSON, to a file once --help has exited: for an argparse
+# program, the options of every parser that parsed; for an absl program, the
+# flags that our modules and the program defined. In the same run, because
+# each run that loads TensorFlow costs seconds.
 PROBE = r'''
-import argparse, json, os, runpy, sys
-module_name, kind = sys.argv[1], sys.argv[2]
+import argparse, json, runpy, sys
+_probe_module, _probe_report, _probe_kind = sys.argv[1:4]
+_probe_options = set()
+_probe_parse = argparse.ArgumentParser.parse_known_args
 
-def report(self, args=None, namespace=None):
-  print(json.dumps(sorted(o for a in self._actions for o in a.option_strings
-                          if o.startswith('--'))))
-  sys.stdout.flush()
-  os._exit(0)
+def _probe_noted(self, *args, **kwargs):
+  _probe_options.update(o for a in self._actions for o in a.option_strings
+                        if o.startswith('--'))
+  return _probe_parse(self, *args, **kwargs)
 
-if kind == 'absl':
-  import importlib
-  module = importlib.import_module(module_name)
-  from absl import flags
-  ours = [f for m, fl in flags.FLAGS.flags_by_module_dict().items()
-          if m.split('.')[0] in ('cifar10', 'mnist') for f in fl]
-  print(json.dumps(sorted(set('--' + f.name for f in ours))))
-  sys.exit(0)
-argparse.ArgumentParser.parse_known_args = report
-sys.argv = [module_name]
-runpy.run_module(module_name, run_name='__main__', alter_sys=True)
+argparse.ArgumentParser.parse_known_args = _probe_noted
+sys.argv = [_probe_module, '--help']
+try:
+  runpy._run_module_as_main(_probe_module)  # It shares these globals.
+finally:
+  if _probe_kind == 'absl':
+    from absl import flags
+    # absl files the program's own flags under its path (sys.argv[0]).
+    _probe_options = {'--' + f.name for m, fl in
+                      flags.FLAGS.flags_by_module_dict().items()
+                      if m.split('.')[0] in ('cifar10', 'mnist') or
+                      m == sys.argv[0] for f in fl}
+  with open(_probe_report, 'w') as f:
+    json.dump(sorted(_probe_options), f)
 '''
 
 
@@ -107,16 +113,25 @@ def _ways(module, path):
 
 
 @pytest.fixture(scope='module')
-def helps():
-  """Every program's accepted flags and its --help every way, in parallel."""
-  jobs = {}
+def helps(tmp_path_factory):
+  """Every program's --help every way, in parallel, and its accepted flags
+  (reported by the `python -m` way, PROBE), under (module, 'flags')."""
+  folder = tmp_path_factory.mktemp('flags')
+  jobs, reports = {}, {}
   with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
     for module, path, tree in PROGRAMS:
-      jobs[(module, 'probe')] = pool.submit(
-          _run, [sys.executable, '-c', PROBE, module, _kind(tree)])
+      reports[module] = str(folder / (module + '.json'))
       for way, argv, cwd in _ways(module, path):
+        if way == 'python -m':
+          argv = [sys.executable, '-c', PROBE, module, reports[module],
+                  _kind(tree)]
         jobs[(module, way)] = pool.submit(_run, argv + ['--help'], cwd)
-    return {key: job.result() for key, job in jobs.items()}
+    found = {key: job.result() for key, job in jobs.items()}
+  for module, report in reports.items():
+    if os.path.exists(report):
+      with open(report, encoding='utf-8') as f:
+        found[(module, 'flags')] = json.load(f)
+  return found
 
 
 def test_every_program_is_found_and_installed():
@@ -138,10 +153,8 @@ def _normal(text):
 @pytest.mark.parametrize('module, path, tree', PROGRAMS,
                          ids=[m for m, _, _ in PROGRAMS])
 def test_help_shows_docstring_and_every_flag(helps, module, path, tree):
-  probe = helps[(module, 'probe')]
-  assert probe.returncode == 0, probe.stderr
-  accepted = json.loads(probe.stdout.strip().splitlines()[-1])
-  assert accepted, module
+  accepted = helps.get((module, 'flags'))
+  assert accepted, (module, helps[(module, 'python -m')].stderr)
   doc = _normal(ast.get_docstring(tree, clean=True))
   for way, _, _ in _ways(module, path):
     proc = helps[(module, way)]
