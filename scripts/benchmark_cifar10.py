@@ -56,14 +56,15 @@ fused LRN (cifar10_layers.lrn), measured in one sitting:
   local3 5.2 / 6.2                  pooling 4.6 / 4.3
   SGD, weight decay, averages 5.0 / 3.0          all ops 135.2 / 114.7
 (the two cores run ops side by side; summaries add 210 ms to every 100th
-step). Later, oneDNN held to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2, as on the
-students' CPUs; Zen 4 runs AVX-512 at half width, so little changed):
-conv2 gradients 67.1, forward 14.9; conv1 gradient 6.3, forward 3.8; LRN
-gradients 4.0, forward 1.7; local3 5.4; pooling 6.4; updates 3.2; all ops
-113.8 in a step of 84.1 ms wall. conv2's two gradients, 7.55 GFLOP a step, run side by side at about
+step). conv2's two gradients, 7.55 GFLOP a step, run side by side at about
 120 GFLOP/s each, the 234-259 GFLOP/s the two cores give one convolution
 at that shape: the convolutions run at the limit's own rates, and what
 separates a step from the limit is the rest (LRN, pooling, updates, input).
+Later, with oneDNN held to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2, as on most
+students' CPUs; Zen 4 runs AVX-512 at half width, so little changed):
+conv2 gradients 67.1, forward 14.9; conv1 gradient 6.3, forward 3.8; LRN
+gradients 4.0, forward 1.7; local3 5.4; pooling 6.4; updates 3.2; all ops
+113.8, in a step of 84.1 ms wall.
 """
 
 import argparse
