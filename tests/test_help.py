@@ -51,7 +51,7 @@ finally:
                       flags.FLAGS.flags_by_module_dict().items()
                       if m.split('.')[0] in ('cifar10', 'mnist') or
                       m == sys.argv[0] for f in fl}
-  with open(_probe_report, 'w') as f:
+  with open(_probe_report, 'w', encoding='utf-8') as f:
     json.dump(sorted(_probe_options), f)
 '''
 
