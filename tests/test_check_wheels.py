@@ -36,6 +36,9 @@ _spec.loader.exec_module(check_wheels)
 PYTHONS = ('cp310', 'cp311', 'cp312', 'cp313')
 EVERYWHERE = ('manylinux_2_27_x86_64', 'manylinux_2_27_aarch64',
               'macosx_12_0_arm64', 'win_amd64')
+# A wheel for every Python above on every platform above.
+EVERY_WHEEL = ['%s-%s-%s' % (py, py, plat) for py in PYTHONS
+               for plat in EVERYWHERE]
 
 # name -> version -> (files, Requires-Dist, how the requirements are found).
 # A file is a wheel tag 'python-abi-platform' or 'sdist'. How: 'pep658'
@@ -47,12 +50,10 @@ FAKE = {
                     for plat in ('manylinux_2_27_x86_64', 'win_amd64')],
                    ['absl-py>=1.0', 'numpy>=1.26', 'wrapt>=1.11'], 'pep658'),
         # A pre-release, newer: never picked.
-        '2.22.0rc0': (['%s-%s-%s' % (py, py, plat) for py in PYTHONS
-                       for plat in EVERYWHERE], [], 'pep658'),
+        '2.22.0rc0': (EVERY_WHEEL, [], 'pep658'),
     },
     'tensorflow': {
-        '2.21.0': (['%s-%s-%s' % (py, py, plat) for py in PYTHONS
-                    for plat in EVERYWHERE],
+        '2.21.0': (EVERY_WHEEL,
                    ['absl-py>=1.0', 'numpy>=1.26', 'wrapt>=1.11',
                     'nvidia-fake>=1; extra == "and-cuda"'], 'pep658'),
     },
@@ -82,10 +83,8 @@ FAKE = {
     'six': {'1.16.0': (['py2.py3-none-any'], [], 'pep658')},
     # setup.py asks for ml_dtypes<0.7 (0.7.0 loads slowly): 0.6.0 it is.
     'ml-dtypes': {
-        '0.7.0': (['%s-%s-%s' % (py, py, plat) for py in PYTHONS
-                   for plat in EVERYWHERE], [], 'pep658'),
-        '0.6.0': (['%s-%s-%s' % (py, py, plat) for py in PYTHONS
-                   for plat in EVERYWHERE], [], 'pep658'),
+        '0.7.0': (EVERY_WHEEL, [], 'pep658'),
+        '0.6.0': (EVERY_WHEEL, [], 'pep658'),
     },
     # 2.0 needs a six the index does not have: pip would take 1.0.
     'fancy': {'2.0': (['py3-none-any'], ['six>=2'], 'pep658'),
