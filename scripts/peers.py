@@ -3,9 +3,8 @@ scripts/benchmark_cifar10.py to time against: Keras 3 (installed with
 TensorFlow) and, where it is installed, PyTorch.
 
   rate = keras_rate('float32', batch_size=128, steps=200, warmup=30)
-  rate = torch_rate(batch_size=128, steps=200, warmup=30)  # ImportError
-                                                 # without torch
   model = keras_model('float32')   # the compiled Keras model it times
+  rate = torch_rate(batch_size=128, steps=200, warmup=30)  # needs torch
   have_torch()                     # without importing it
 
 The same layers as cifar10.inference: 5x5 convolutions of 64 channels with
