@@ -175,8 +175,14 @@ def quick_tensorflow_import():
   kept off stderr. Nothing happens if TensorFlow is loaded already.
   The package calls this as it is imported, the programs in startup().
   """
+  # The cifar10 and mnist packages each have one, and a cifar10 program that
+  # reads MNIST imports both: the first in place does the work. Two would
+  # nest, and a signal while TensorFlow loads would write its line into the
+  # outer one's file of notices, never shown (make_cifar10_dataset printed
+  # nothing at all).
   if 'tensorflow' not in sys.modules and not any(
-      isinstance(f, _QuickTensorFlowImport) for f in sys.meta_path):
+      type(f).__name__ == _QuickTensorFlowImport.__name__
+      for f in sys.meta_path):
     sys.meta_path.insert(0, _QuickTensorFlowImport())
 
 

@@ -226,6 +226,38 @@ def test_fresh_refuses_a_folder_that_is_not_a_train_dir(data_dir, tmp_path):
   assert (precious / 'chapter1.tex').read_text() == '...'
 
 
+@pytest.mark.parametrize('program, flags, name', [
+    ('cifar10_train', ['--train_dir', 'OUT', '--data_dir', 'DATA'], 'SIGINT'),
+    ('cifar10_eval', ['--eval_dir', 'OUT', '--checkpoint_dir', 'NONE',
+                      '--data_dir', 'DATA', '--run_once'], 'SIGTERM'),
+    ('cifar10_multi_gpu_train', ['--train_dir', 'OUT', '--data_dir', 'DATA'],
+     'SIGTERM'),
+    ('classify_images', ['--checkpoint_dir', 'NONE', 'OUT'], 'SIGINT'),
+    ('make_cifar10_dataset', ['--image_dir', 'DATA', '--output_dir', 'OUT'],
+     'SIGTERM'),
+    ('cnn_building_blocks', ['--plot_dir', 'OUT'], 'SIGINT'),
+])
+def test_signal_while_tensorflow_loads(program, flags, name, data_dir,
+                                      tmp_path):
+  # One line and nothing written, in every program that loads TensorFlow.
+  # Were the signal late, the program would have trained, failed on the
+  # missing checkpoint or folder, or drawn, and said so otherwise.
+  out = str(tmp_path / 'out')
+  where = {'OUT': out, 'DATA': data_dir, 'NONE': str(tmp_path / 'none')}
+  proc = subprocess.Popen(
+      [sys.executable, '-m', 'cifar10.' + program] +
+      [where.get(flag, flag) for flag in flags], cwd=REPO, env=program_env(),
+      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE, text=True)
+  time.sleep(1.0)  # Python is up; TensorFlow takes seconds more to load.
+  proc.send_signal(signal.Signals[name])
+  stdout, stderr = proc.communicate(timeout=120)
+  assert proc.returncode == 128 + signal.Signals[name], stderr
+  assert (stdout, stderr) == ('', '%s: stopped by %s while starting; '
+                              'nothing was written.\n' % (program, name))
+  assert not os.path.exists(out)
+
+
 @pytest.mark.parametrize('signum', [signal.SIGTERM, signal.SIGINT])
 def test_signal_stops_cleanly_with_a_checkpoint(data_dir, tmp_path, signum):
   train_dir = str(tmp_path / 'train')
