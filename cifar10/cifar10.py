@@ -74,7 +74,7 @@ BATCH_SIZE = 128  # Number of images to process in a batch.
 # Holds cifar-10-batches-bin or the tarball: /tmp/cifar10_data, which is
 # \\tmp\\cifar10_data on the current drive on Windows.
 DATA_DIR = cifar10_cli.tmp_dir('cifar10_data')
-MODELS = ('cifar10', 'vgg16')  # The tutorial's network, and VGG-16.
+MODELS = cifar10_cli.MODELS  # The tutorial's network, and VGG-16.
 
 # Constants describing the training process.
 MOVING_AVERAGE_DECAY = 0.9999  # The decay to use for the moving average.

@@ -16,6 +16,8 @@ Summary of available functions:
  folder = tmp_dir('cifar10_train')  # \\tmp\\cifar10_train on Windows
  text = command_path(folder)
 
+ MODELS  # cifar10_train's --model names, for help given before TensorFlow
+
  # absl.app.run(main), where --help prints the program's docstring and all
  # of its flags (its own and those of the library modules it adopts), a bad
  # flag is one line, and so is every expected error raised in main.
@@ -58,6 +60,9 @@ import tempfile
 HELP_ARGS = ('-h', '-help', '--help', '--helpshort', '-?')
 # Exit status after a signal, as a shell reports a process killed by it.
 SIGNAL_EXIT_BASE = 128
+# The networks cifar10_train builds (--model): the tutorial's, and VGG-16.
+# Here, without TensorFlow, for the programs that name them in their --help.
+MODELS = ('cifar10', 'vgg16')
 # What stops a program: Ctrl-C, `kill`, and Windows' Ctrl+Break.
 SIGNALS = tuple(getattr(signal, name) for name in ('SIGINT', 'SIGTERM',
                                                    'SIGBREAK')

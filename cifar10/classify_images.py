@@ -36,7 +36,6 @@ Library use:
  results = classify(model, files, top_k)    # (file, top, note or error)
 """
 
-import argparse
 import os
 import sys
 
@@ -44,7 +43,52 @@ if __name__ == '__main__' and not __package__:
   # Run as a file in cifar10/, where cifar10.py would shadow the package.
   sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 from cifar10 import cifar10_cli
-cifar10_cli.start_program(__name__, 'classify_images')
+from mnist import int_at_least
+from mnist import MODEL_DIRS
+from mnist import new_parser
+from mnist import parse_flags
+
+PROG = 'classify_images'
+# What --model may name: the MNIST trainers' models, then cifar10_train's.
+MODELS = tuple(MODEL_DIRS) + cifar10_cli.MODELS
+
+
+def _parser():
+  parser = new_parser(PROG, __doc__)
+  parser.add_argument('paths', nargs='+', metavar='FILE_OR_FOLDER',
+                      help='Image files (PNG/JPEG/GIF/BMP) or folders of '
+                      'them.')
+  parser.add_argument('--checkpoint_dir', help='Folder of the checkpoints '
+                      "(the trainer's --log_dir or --train_dir) or one "
+                      "checkpoint. Default: --model's default folder.")
+  parser.add_argument('--model', choices=MODELS,
+                      help='The model the checkpoint must hold (default: '
+                      'whichever it holds).')
+  parser.add_argument('--top_k', type=int_at_least(1), default=3,
+                      help='Classes to print per file (default %(default)s, '
+                      'at most 10).')
+  parser.add_argument('--data_dir', help='CIFAR-10 models: the data set '
+                      'folder whose batches.meta.txt names the classes '
+                      "(default: CIFAR-10's names).")
+  parser.add_argument('--mixed_precision', action='store_true',
+                      help='16-bit arithmetic where it is faster: bfloat16 '
+                      'on CPUs with AVX-512 BF16 or AMX, float16 on GPUs '
+                      '(elsewhere it says why and stays float32).')
+  return parser
+
+
+def _flags(argv=None):
+  """The parsed command line; exits on --help or a bad flag, as argparse."""
+  parser = _parser()
+  flags = parse_flags(parser, argv)
+  if flags.checkpoint_dir is None and flags.model is None:
+    parser.error('give --checkpoint_dir, or --model to use its trainer\'s '
+                 'default folder')
+  return flags
+
+
+# Before TensorFlow loads: Ctrl-C, --help and bad flags answered at once.
+cifar10_cli.start_program(__name__, PROG, _flags)
 
 import numpy as np
 import tensorflow as tf
@@ -55,10 +99,7 @@ from cifar10 import image_files
 from cifar10 import mixed_precision
 from cifar10 import trained_models
 from mnist import digit_image
-from mnist import new_parser
-from mnist import parse_flags
 
-PROG = 'classify_images'
 CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog',
                    'frog', 'horse', 'ship', 'truck')  # Labels 0..9.
 BATCH_SIZE = 64  # Images per session run.
@@ -191,40 +232,6 @@ def format_line(path, top, note=''):
   return line + (' ' + note if note else '')
 
 
-def _positive_int(text):
-  try:
-    value = int(text)
-  except ValueError:
-    raise argparse.ArgumentTypeError('invalid int value: %r' % text) from None
-  if value < 1:
-    raise argparse.ArgumentTypeError('must be at least 1, not %d' % value)
-  return value
-
-
-def _parser():
-  parser = new_parser(PROG, __doc__)
-  parser.add_argument('paths', nargs='+', metavar='FILE_OR_FOLDER',
-                      help='Image files (PNG/JPEG/GIF/BMP) or folders of '
-                      'them.')
-  parser.add_argument('--checkpoint_dir', help='Folder of the checkpoints '
-                      "(the trainer's --log_dir or --train_dir) or one "
-                      "checkpoint. Default: --model's default folder.")
-  parser.add_argument('--model', choices=trained_models.MODELS,
-                      help='The model the checkpoint must hold (default: '
-                      'whichever it holds).')
-  parser.add_argument('--top_k', type=_positive_int, default=3,
-                      help='Classes to print per file (default %(default)s, '
-                      'at most 10).')
-  parser.add_argument('--data_dir', help='CIFAR-10 models: the data set '
-                      'folder whose batches.meta.txt names the classes '
-                      "(default: CIFAR-10's names).")
-  parser.add_argument('--mixed_precision', action='store_true',
-                      help='16-bit arithmetic where it is faster: bfloat16 '
-                      'on CPUs with AVX-512 BF16 or AMX, float16 on GPUs '
-                      '(elsewhere it says why and stays float32).')
-  return parser
-
-
 def main(argv=None):
   """Parses flags, restores the model and prints a line per image.
 
@@ -234,11 +241,7 @@ def main(argv=None):
   Args:
     argv: arguments without the program name; default sys.argv[1:].
   """
-  parser = _parser()
-  flags = parse_flags(parser, argv)
-  if flags.checkpoint_dir is None and flags.model is None:
-    parser.error('give --checkpoint_dir, or --model to use its trainer\'s '
-                 'default folder')
+  flags = _flags(argv)
   tf.get_logger().setLevel('ERROR')
   checkpoint_dir = (flags.checkpoint_dir or
                     trained_models.DEFAULT_DIRS[flags.model])

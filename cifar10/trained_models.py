@@ -32,7 +32,7 @@ from mnist.trained_models import restore
 tf1 = tf.compat.v1
 
 MNIST_MODELS = mnist_models.MNIST_MODELS  # 28x28 grey digits.
-CIFAR10_MODELS = ('cifar10', 'vgg16')  # 32x32 colour images.
+CIFAR10_MODELS = cifar10_cli.MODELS  # 32x32 colour images.
 MODELS = MNIST_MODELS + CIFAR10_MODELS
 DEFAULT_DIRS = dict(mnist_models.DEFAULT_DIRS,  # Where each trainer writes.
                     cifar10=cifar10_cli.tmp_dir('cifar10_train'),

@@ -19,6 +19,7 @@ Here, for the programs:
  folder = tmp_dir('tensorflow', 'mnist', 'input_data')  # the original's
                                  # /tmp/..., \\tmp\\... on Windows
  text = command_path(folder)     # as typed in a command on this system
+ MODEL_DIRS['mnist_deep']        # where the classifiers' trainers write
 """
 
 import argparse
@@ -146,6 +147,17 @@ def tmp_dir(*parts, root=None, path=os.path):
     The path, e.g. '/tmp/tensorflow/mnist/input_data'.
   """
   return path.join(root or path.join(path.sep, 'tmp'), *parts)
+
+
+# The trainers whose checkpoints classify digits, and the folder each writes
+# them to by default (its --log_dir): what handwriting_pad and classify_images
+# restore. Here, without TensorFlow, so that those answer --help at once.
+MODEL_DIRS = {
+    'mnist_deep': tmp_dir('tensorflow', 'mnist', 'logs', 'mnist_deep'),
+    'fully_connected_feed': tmp_dir('tensorflow', 'mnist', 'logs',
+                                    'fully_connected_feed',
+                                    root=os.getenv('TEST_TMPDIR')),
+}
 
 
 def command_path(folder, path=os.path):

@@ -46,20 +46,53 @@ if __name__ == '__main__' and not __package__:
   # Run as a file in mnist/, where mnist.py would shadow the package.
   sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 from mnist import commands
-commands.start_program(__name__, 'handwriting_pad')  # Before TensorFlow.
+from mnist import MODEL_DIRS
+from mnist import new_parser
+from mnist import parse_flags
+
+PROG = 'handwriting_pad'
+MODELS = tuple(MODEL_DIRS)  # What --model may name.
+
+
+def _port(text):
+  try:
+    value = int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError('invalid port: %r' % text) from None
+  if not 0 <= value <= 65535:
+    raise argparse.ArgumentTypeError('port must be 0-65535, not %d' % value)
+  return value
+
+
+def _parser():
+  parser = new_parser(PROG, __doc__)
+  parser.add_argument('--model', choices=MODELS, default='mnist_deep',
+                      help='Which trainer made the checkpoint (default '
+                      '%(default)s); it picks the default --log_dir.')
+  parser.add_argument('--log_dir', help='Folder of the checkpoints (the '
+                      "trainer's --log_dir). Default: %s for mnist_deep, %s "
+                      'for fully_connected_feed.' % (
+                          MODEL_DIRS['mnist_deep'],
+                          MODEL_DIRS['fully_connected_feed']))
+  parser.add_argument('--host', default='127.0.0.1', help='Address to '
+                      'listen on (default %(default)s: this machine only; '
+                      '0.0.0.0 lets a phone on your network draw).')
+  parser.add_argument('--port', type=_port, default=8000,
+                      help='Port (default %(default)s; 0 picks a free one).')
+  return parser
+
+
+# Before TensorFlow loads: Ctrl-C, --help and bad flags answered at once.
+commands.start_program(__name__, PROG, lambda: parse_flags(_parser()))
 
 import numpy as np
 import tensorflow as tf
 
 from mnist import digit_image
 from mnist import handwriting_pad_page
-from mnist import new_parser
-from mnist import parse_flags
 from mnist import trained_models
 from mnist import training
 
-PROG = 'handwriting_pad'
-MODELS = trained_models.MNIST_MODELS  # What --model may name.
 TRAIN_COMMANDS = {  # How to make a checkpoint, and what it costs.
     'mnist_deep': ('mnist_deep --max_steps 2000',
                    'minutes on 2 CPU cores, about 97-98%'),
@@ -289,34 +322,6 @@ def _interrupt(signum, frame):
   raise KeyboardInterrupt
 
 
-def _port(text):
-  try:
-    value = int(text)
-  except ValueError:
-    raise argparse.ArgumentTypeError('invalid port: %r' % text) from None
-  if not 0 <= value <= 65535:
-    raise argparse.ArgumentTypeError('port must be 0-65535, not %d' % value)
-  return value
-
-
-def _parser():
-  parser = new_parser(PROG, __doc__)
-  parser.add_argument('--model', choices=MODELS, default='mnist_deep',
-                      help='Which trainer made the checkpoint (default '
-                      '%(default)s); it picks the default --log_dir.')
-  parser.add_argument('--log_dir', help='Folder of the checkpoints (the '
-                      "trainer's --log_dir). Default: %s for mnist_deep, %s "
-                      'for fully_connected_feed.' % (
-                          trained_models.DEFAULT_DIRS['mnist_deep'],
-                          trained_models.DEFAULT_DIRS['fully_connected_feed']))
-  parser.add_argument('--host', default='127.0.0.1', help='Address to '
-                      'listen on (default %(default)s: this machine only; '
-                      '0.0.0.0 lets a phone on your network draw).')
-  parser.add_argument('--port', type=_port, default=8000,
-                      help='Port (default %(default)s; 0 picks a free one).')
-  return parser
-
-
 def main(argv=None):
   """Parses flags, restores the model and serves the pad until Ctrl-C.
 
@@ -325,7 +330,7 @@ def main(argv=None):
   """
   flags = parse_flags(_parser(), argv)
   tf.get_logger().setLevel('ERROR')
-  log_dir = flags.log_dir or trained_models.DEFAULT_DIRS[flags.model]
+  log_dir = flags.log_dir or MODEL_DIRS[flags.model]
   try:
     trained_models.latest_checkpoint(log_dir)
   except ValueError:

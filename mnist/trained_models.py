@@ -29,17 +29,12 @@ import os
 import tensorflow as tf
 
 from mnist import mnist
-from mnist import tmp_dir
+from mnist import MODEL_DIRS
 
 tf1 = tf.compat.v1
 
-MNIST_MODELS = ('mnist_deep', 'fully_connected_feed')  # 28x28 grey digits.
-DEFAULT_DIRS = {  # Where each trainer writes by default.
-    'mnist_deep': tmp_dir('tensorflow', 'mnist', 'logs', 'mnist_deep'),
-    'fully_connected_feed': tmp_dir('tensorflow', 'mnist', 'logs',
-                                    'fully_connected_feed',
-                                    root=os.getenv('TEST_TMPDIR')),
-}
+MNIST_MODELS = tuple(MODEL_DIRS)  # 28x28 grey digits.
+DEFAULT_DIRS = MODEL_DIRS  # Where each trainer writes by default.
 
 
 class Model(object):

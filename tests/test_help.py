@@ -21,6 +21,7 @@ import pytest
 from conftest import REPO, program_env
 
 PACKAGES = ('cifar10', 'mnist')
+NO_TENSORFLOW = 'python -m, TensorFlow unloadable'
 
 # `python -m MODULE --help`, run as the interpreter runs it (runpy's
 # _run_module_as_main is what -m calls), that also writes the flags the
@@ -88,9 +89,10 @@ PROGRAMS = _programs()
 COMMANDS = _commands()
 
 
-def _run(args, cwd=REPO):
+def _run(args, cwd=REPO, env=None):
   try:
-    return subprocess.run(args, cwd=cwd, env=program_env(), text=True,
+    return subprocess.run(args, cwd=cwd, env=program_env(**(env or {})),
+                          text=True,
                           capture_output=True, timeout=300,
                           stdin=subprocess.DEVNULL)
   except FileNotFoundError:
@@ -115,8 +117,13 @@ def _ways(module, path):
 @pytest.fixture(scope='module')
 def helps(tmp_path_factory):
   """Every program's --help every way, in parallel, and its accepted flags
-  (reported by the `python -m` way, PROBE), under (module, 'flags')."""
+  (reported by the `python -m` way, PROBE), under (module, 'flags'); and an
+  argparse program's --help with a TensorFlow that cannot load, under
+  (module, NO_TENSORFLOW)."""
   folder = tmp_path_factory.mktemp('flags')
+  fake = folder / 'fake' / 'tensorflow'
+  fake.mkdir(parents=True)
+  (fake / '__init__.py').write_text('raise ImportError("TensorFlow loaded")\n')
   jobs, reports = {}, {}
   with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
     for module, path, tree in PROGRAMS:
@@ -126,6 +133,10 @@ def helps(tmp_path_factory):
           argv = [sys.executable, '-c', PROBE, module, reports[module],
                   _kind(tree)]
         jobs[(module, way)] = pool.submit(_run, argv + ['--help'], cwd)
+      if _kind(tree) == 'argparse':
+        jobs[(module, NO_TENSORFLOW)] = pool.submit(
+            _run, [sys.executable, '-m', module, '--help'], REPO,
+            {'PYTHONPATH': str(fake.parent)})
     found = {key: job.result() for key, job in jobs.items()}
   for module, report in reports.items():
     if os.path.exists(report):
@@ -174,6 +185,16 @@ def test_help_shows_docstring_and_every_flag(helps, module, path, tree):
     for foreign in ('--verbosity', '--logtostderr', '--helpfull',
                     '--only_check_args', '--pdb'):
       assert foreign not in out, (where, foreign)
+
+
+@pytest.mark.parametrize('module', [m for m, _, tree in PROGRAMS
+                                    if _kind(tree) == 'argparse'])
+def test_help_comes_before_tensorflow_loads(helps, module):
+  # It takes seconds to load. (The absl programs cannot answer before: their
+  # flags are defined in the course's cifar10.py, which imports it first.)
+  proc = helps[(module, NO_TENSORFLOW)]
+  assert proc.returncode == 0, proc.stderr
+  assert proc.stdout == helps[(module, 'python path from the root')].stdout
 
 
 def test_eval_help_says_precision_is_the_accuracy(helps):

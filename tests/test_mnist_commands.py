@@ -51,15 +51,14 @@ def command(program):
 @pytest.mark.parametrize('program', PROGRAMS)
 def test_help_tells_everything(program, tmp_path):
   proc = run_program(['-m', 'mnist.' + program, '--help'])
-  if program != 'handwriting_pad':  # Its flags need trained_models.
-    # Answered before TensorFlow loads (which takes seconds): with a
-    # TensorFlow that cannot load, the same help.
-    fake = tmp_path / 'tensorflow'
-    fake.mkdir()
-    (fake / '__init__.py').write_text('raise ImportError("loaded")\n')
-    without = run_program(['-m', 'mnist.' + program, '--help'],
-                          env={'PYTHONPATH': str(tmp_path)})
-    assert without.stdout == proc.stdout
+  # Answered before TensorFlow loads (which takes seconds): with a
+  # TensorFlow that cannot load, the same help.
+  fake = tmp_path / 'tensorflow'
+  fake.mkdir()
+  (fake / '__init__.py').write_text('raise ImportError("loaded")\n')
+  without = run_program(['-m', 'mnist.' + program, '--help'],
+                        env={'PYTHONPATH': str(tmp_path)})
+  assert without.stdout == proc.stdout
   module = importlib.import_module('mnist.' + program)
   first_paragraph = module.__doc__.split('\n\n')[0]
   assert first_paragraph in proc.stdout
