@@ -8,6 +8,7 @@ checkpoints that restore.
 """
 
 import importlib
+import json
 import os
 import random
 import re
@@ -99,6 +100,37 @@ def test_signal_while_tensorflow_loads(program, args, cwd, name,
   assert status == 128 + signal.Signals[name], run.stderr
   assert run.lines == {'stdout': [], 'stderr': [STARTUP % (program, name)]}
   assert not os.path.exists(log_dir)
+
+
+# What the packages' quick import did to TensorFlow's load, as JSON.
+QUICK_IMPORT = '''
+import gc, json, sys
+%s
+finders = [type(f).__name__ for f in sys.meta_path]
+import tensorflow as tf
+tf.constant(1.0)  # It works.
+after = [type(f).__name__ for f in sys.meta_path]
+print(json.dumps({'finders': finders, 'after': after,
+                  'keras': 'keras' in sys.modules,
+                  'collecting': gc.isenabled(),
+                  'frozen': gc.get_freeze_count()}))
+'''
+
+
+@pytest.mark.parametrize('before, collecting', [
+    ('import mnist', True),
+    # Both packages' hooks: the first does the work, the other stands by.
+    ('import cifar10, mnist\ngc.disable()', False)])
+def test_tensorflow_loads_quietly_without_keras_and_frozen(before, collecting):
+  proc = run_program(['-c', QUICK_IMPORT % before])
+  assert proc.stderr == ''  # TensorFlow's start-up notices kept off.
+  found = json.loads(proc.stdout)
+  assert found['finders'].count('_QuickTensorFlowImport') == 1
+  assert '_QuickTensorFlowImport' not in found['after']  # Its work is done.
+  assert not found['keras']
+  # The collector as the caller had it, and TensorFlow's objects frozen.
+  assert found['collecting'] == collecting
+  assert found['frozen'] > 100000, found
 
 
 @pytest.mark.parametrize('name', ['SIGINT', 'SIGTERM'])
