@@ -12,9 +12,11 @@ with .venv's Python, each command printed first:
   .venv/bin/python -m pytest -n 2 --dist loadfile --durations=25 [arguments]
 
 (.venv\Scripts\python.exe on Windows.) Two processes, a test file each at
-a time (its module fixtures are built once): most of the suite waits on
-programs starting and importing TensorFlow, one core each (2-core machine
-B: 17-20 minutes, not 30). The 25 slowest tests are listed at the end.
+a time (its module fixtures are built once), the longest files first
+(conftest.SLOW_FILES_FIRST): most of the suite's CPU goes into the programs
+it starts, each loading TensorFlow, so on two cores two processes finish
+soonest (README's Results say how soon). The 25 slowest tests are listed
+at the end.
 
 Every argument goes to pytest unchanged, after those: `-k cifar10 -x` runs
 the CIFAR-10 tests up to the first failure; `-n 0 -s` runs them in one
