@@ -57,6 +57,7 @@ def pytest_collection_modifyitems(items):
   if missing:  # Renamed: it would run last again, unnoticed.
     raise pytest.UsageError('conftest.SLOW_FILES_FIRST names missing files: '
                             + ', '.join(missing))
+
   def rank(item):
     name = os.path.basename(str(item.path))
     if name in SLOW_FILES_FIRST:

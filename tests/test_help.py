@@ -6,6 +6,8 @@ flag it accepts, wherever that flag is defined, and no flag of absl's or
 TensorFlow's own. The accepted flags are found independently of the help
 text, in the `python -m` run (PROBE): the absl flags our modules and the
 program define, or the options of the argparse parsers the program builds.
+An argparse program answers before TensorFlow loads: with a TensorFlow that
+cannot load, its help is the same.
 """
 
 import ast
@@ -92,8 +94,7 @@ COMMANDS = _commands()
 def _run(args, cwd=REPO, env=None):
   try:
     return subprocess.run(args, cwd=cwd, env=program_env(**(env or {})),
-                          text=True,
-                          capture_output=True, timeout=300,
+                          text=True, capture_output=True, timeout=300,
                           stdin=subprocess.DEVNULL)
   except FileNotFoundError:
     return subprocess.CompletedProcess(args, 127, '', '%s: not installed '
