@@ -25,12 +25,14 @@ fully connected layers and a linear softmax layer; 1,068,298 parameters.
 Flags and arguments. As in the original, these functions read the flags
 defined here when their caller leaves a setting out: --data_dir,
 --batch_size and --use_fp16 (and --input_pipeline, --model, --data_url,
---data_md5). An argument given wins over its flag; before any flags are
-parsed (a notebook, a library), a setting left out is the tutorial's
-default. So a script written as the course's walk-throughs write it (flags
-parsed by absl.app.run, tf.compat.v1.app.run or tf.compat.v1.flags.FLAGS
-(argv), then cifar10.distorted_inputs(), cifar10.inference(images), ...)
-trains on --data_dir at --batch_size; the project's own programs read the
+--data_md5). An argument given wins over its flag; a flag not parsed from
+a command line holds what was assigned to it, else the tutorial's default.
+So a script written as the course's walk-throughs write it (flags parsed by
+absl.app.run, tf.compat.v1.app.run or tf.compat.v1.flags.FLAGS(argv), then
+cifar10.distorted_inputs(), cifar10.inference(images), ...) trains on
+--data_dir at --batch_size, and so does a notebook that assigns them
+(`cifar10.FLAGS.data_dir = ...`: in a Jupyter or Colab kernel the flags
+read and take assignments at once); the project's own programs read the
 flags in main() and pass every setting.
 
 `import cifar10` works as in the original from a script beside this file
@@ -49,6 +51,8 @@ if not __package__:
   os.environ.setdefault('FOR_DISABLE_CONSOLE_CTRL_HANDLER', '1')  # See
   __path__ = [os.path.dirname(os.path.abspath(__file__))]  # __init__.py.
   sys.modules['cifar10.cifar10'] = cifar10 = sys.modules[__name__]
+  from cifar10 import cifar10_cli
+  cifar10_cli.quick_tensorflow_import()  # As the package's __init__ does.
 
 from absl import flags
 import tensorflow as tf
@@ -130,6 +134,9 @@ flags.DEFINE_enum('model', 'cifar10', list(MODELS),
 
 
 FLAGS = flags.FLAGS
+# In a Jupyter or Colab kernel, FLAGS.data_dir reads (and takes assignments)
+# at once: the kernel's own arguments are not parsed as flags.
+cifar10_cli.notebook_flags(FLAGS)
 
 
 def _setting(flag, value):
@@ -143,15 +150,13 @@ def _setting(flag, value):
     value: what the caller passed, or None.
 
   Returns:
-    value if given; else the flag's parsed value once flags are parsed
-    (absl.app.run, tf.compat.v1.app.run, FLAGS(argv)); else its default,
-    the tutorial's.
+    value if given; else the flag's value: as parsed (absl.app.run,
+    tf.compat.v1.app.run, FLAGS(argv)) or assigned (`FLAGS.data_dir = ...`,
+    as notebooks do), else its default, the tutorial's.
   """
   if value is not None:
     return value
-  if FLAGS.is_parsed():
-    return FLAGS[flag].value
-  return FLAGS[flag].default
+  return FLAGS[flag].value  # Its default until parsed or assigned.
 
 
 def model_settings(flag_values=FLAGS):

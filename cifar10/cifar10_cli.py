@@ -24,6 +24,13 @@ Summary of available functions:
  run(main, module, prog)
  run_plain(main, prog)      # the same for a main(argv=None) using argparse
 
+ # Jupyter and Colab: `%run prog.py --flags` runs in the kernel's process,
+ # as often as asked, before or after `import prog`, from the defaults
+ # and its command line as in a terminal; the kernel's Interrupt and the
+ # notebook's assigned flags are as before afterwards.
+ in_kernel()                # this process is a kernel
+ notebook_flags(FLAGS)      # there, FLAGS.x reads (and assigns) at once
+
 Every program has the same skeleton: main(argv) is the program (it reads
 the flags and does the work), run() its entry point (`python prog.py`,
 `python -m`, the installed command): run(main, ...) or run_plain(main,
@@ -124,6 +131,87 @@ def _raise_stopped(signum, frame):
 def _install(handler):
   for signum in SIGNALS:
     signal.signal(signum, handler)
+
+
+def in_kernel():
+  """Whether this process is a Jupyter or Colab kernel (ipykernel's).
+
+  There a program runs inside the kernel's own process (`%run prog.py`),
+  so it leaves as it found them what outlives it: Ctrl-C (the kernel's
+  Interrupt button), and the flags the notebook assigned. The kernel's own
+  arguments (`-f kernel.json`) are no command line.
+  """
+  return 'ipykernel' in sys.modules
+
+
+def notebook_flags(flag_values):
+  """In a kernel, flags read as their defaults, or as assigned, at once.
+
+  absl raises UnparsedFlagAccessError on reading a flag before parsing, and
+  tf.compat.v1.flags.FLAGS parses sys.argv on its first use, where the
+  kernel's `-f kernel.json` is an unknown flag. The walk-throughs assign
+  flags in a notebook (`FLAGS.data_dir = ...`) and read them back: so in a
+  kernel the flags count as parsed from the start. Elsewhere (a script
+  that parses its command line later) nothing changes.
+
+  Args:
+    flag_values: absl's FLAGS.
+  """
+  if in_kernel() and not flag_values.is_parsed():
+    flag_values.mark_as_parsed()
+
+
+def _program_of(module_name):
+  """The program a module name stands for: its file's name, unpackaged.
+
+  absl names a flag's module by __name__ ('cifar10.cifar10_eval', or
+  'cifar10_eval' imported beside it) or, for __main__, by sys.argv[0] (the
+  script's path).
+  """
+  if module_name.endswith('.py'):
+    return os.path.basename(module_name)[:-len('.py')]
+  return module_name.rsplit('.', 1)[-1]
+
+
+def _forget_earlier_copy(prog):
+  """Drops the flags an earlier copy of this program's module defined.
+
+  In a kernel one program's file can run again under another name: `%run
+  cifar10_eval.py` after `import cifar10_eval`, or a second %run (which
+  reuses the first one's module). absl would refuse its flags as defined
+  twice (DuplicateFlagError); the copy now running defines them afresh.
+  """
+  flags_module = sys.modules.get('absl.flags')
+  if flags_module is None:  # No flags yet: this is the first copy.
+    return
+  flag_values = flags_module.FLAGS
+  for module_name, defined in list(
+      flag_values.flags_by_module_dict().items()):
+    if _program_of(module_name) == prog:
+      for flag in list(defined):
+        if flag.name in flag_values and flag_values[flag.name] is flag:
+          delattr(flag_values, flag.name)
+
+
+def _flag_state(flag_values):
+  """What the flags hold now, for _restore_flags."""
+  return flag_values.is_parsed(), {
+      name: (flag_values[name].value, flag_values[name].present,
+             flag_values[name].using_default_value)
+      for name in flag_values}
+
+
+def _restore_flags(flag_values, state):
+  """Puts the flags back as _flag_state found them."""
+  parsed, values = state
+  flag_values.unparse_flags()
+  for name, (value, present, using_default) in values.items():
+    if name in flag_values:
+      flag = flag_values[name]
+      flag.value, flag.present = value, present
+      flag.using_default_value = using_default
+  if parsed:
+    flag_values.mark_as_parsed()
 
 
 def console_safe():
@@ -235,7 +323,10 @@ def start(prog):
     prog: the program's name, which starts the line.
   """
   console_safe()
-  _install(_quit_at_once(prog))
+  if not in_kernel():
+    # In a kernel Interrupt raises KeyboardInterrupt, as in any cell: ending
+    # the process would end the kernel.
+    _install(_quit_at_once(prog))
   quick_tensorflow_import()
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # C++ notices hidden.
 
@@ -256,6 +347,10 @@ def quick_tensorflow_import():
       type(f).__name__ == _QuickTensorFlowImport.__name__
       for f in sys.meta_path):
     sys.meta_path.insert(0, _QuickTensorFlowImport())
+  if in_kernel():
+    # A kernel shows descriptor 2 in the notebook: C++ notices hidden there
+    # as a program hides them in a terminal (they are read as TF loads).
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 
 class _Launched(object):
@@ -280,6 +375,7 @@ def start_program(module_name, prog, check_flags=None):
     check_flags: None, or a function of no arguments that parses sys.argv
       (and exits on --help or a bad flag).
   """
+  _forget_earlier_copy(prog)
   if module_name not in ('__main__', _Launched.module):
     return
   start(prog)
@@ -372,6 +468,10 @@ def _parse(argv, module, prog):
   if any(a in HELP_ARGS for a in args):
     sys.stdout.write(_help(module, prog))
     sys.exit(0)
+  if flags.FLAGS.is_parsed():
+    # Parsed before in this process (a kernel's earlier %run, or its
+    # notebook_flags): this run starts from the defaults, as a new process.
+    flags.FLAGS.unparse_flags()
   try:
     rest = flags.FLAGS(argv)
   except flags.Error as e:
@@ -397,9 +497,12 @@ def run(main, module, prog):
     module: the program's module, whose docstring and key flags --help shows.
     prog: the program's name.
   """
-  _install(_raise_stopped)
+  previous = _begin()
   from absl import app
+  from absl import flags
   import tensorflow as tf  # The programs have loaded it already.
+  # In a kernel the notebook's flags outlive the run: they come back after.
+  notebook = _flag_state(flags.FLAGS) if in_kernel() else None
   try:
     app.run(main, flags_parser=lambda argv: _parse(argv, module, prog))
   except KeyboardInterrupt as e:
@@ -410,7 +513,9 @@ def run(main, module, prog):
       raise
     sys.exit(error_line(prog, e))
   finally:
-    _finish()
+    _finish(previous)
+    if notebook is not None:
+      _restore_flags(flags.FLAGS, notebook)
 
 
 def run_plain(main, prog):
@@ -424,7 +529,7 @@ def run_plain(main, prog):
     main: the program's main(argv=None).
     prog: the program's name.
   """
-  _install(_raise_stopped)
+  previous = _begin()
   try:
     status = main()
   except KeyboardInterrupt as e:
@@ -435,11 +540,25 @@ def run_plain(main, prog):
       raise
     sys.exit(error_line(prog, e))
   finally:
-    _finish()
+    _finish(previous)
   sys.exit(status if isinstance(status, int) else 0)
 
 
-def _finish():
+def _begin():
+  """From now on Ctrl-C and SIGTERM raise Stopped; returns the old handlers."""
+  _Received.stopped = None  # A new run (in a kernel, not the first).
+  previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
+  _install(_raise_stopped)
+  return previous
+
+
+def _finish(previous):
+  """After a program's main: what becomes of Ctrl-C and SIGTERM."""
+  if in_kernel():
+    # The kernel goes on: its Interrupt button works as before the run.
+    for signum, handler in previous.items():
+      signal.signal(signum, handler)
+    return
   # The work is done or its end reported: a signal while the interpreter
   # exits (joining TensorFlow's threads) would only turn a clean exit into
   # a death by that signal.

@@ -40,8 +40,13 @@ import os
 import sys
 
 if __name__ == '__main__' and not __package__:
-  # Run as a file in cifar10/, where cifar10.py would shadow the package.
-  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  # Run as a file in cifar10/ (`python prog.py`, or `%run prog.py` in a
+  # kernel), where cifar10.py would shadow the package: the folder above first.
+  _HERE = os.path.dirname(os.path.abspath(__file__))
+  if sys.path[0] == _HERE:  # Python (and %run) put this folder first.
+    del sys.path[0]
+  if sys.path[0] != os.path.dirname(_HERE):
+    sys.path.insert(0, os.path.dirname(_HERE))
 from cifar10 import cifar10_cli
 from mnist import int_at_least
 from mnist import MODEL_DIRS

@@ -24,7 +24,8 @@ signals.
  start_program(__name__, 'mnist_deep', check_flags)  # each program's start
  startup('mnist_deep')    # SIGINT/SIGTERM: one line, exit 128 + signum
  run_and_finish(main)     # a program's run(): then a late signal changes
-                          # nothing
+                          # nothing (in a kernel, Interrupt works as before)
+ in_kernel()              # this process is a Jupyter or Colab kernel
  mnist_deep()             # the `mnist_deep` command, and one per program
  SIGNALS                  # the signals that stop a program, here
  quick_tensorflow_import()  # TensorFlow loads quicker, its notices hidden
@@ -175,9 +176,21 @@ def startup(prog):
     # No Python buffers: safe in a handler.
     os.write(_Terminal.fd, line.encode())
     os._exit(128 + signum)
-  for signum in SIGNALS:
-    signal.signal(signum, handle)
+  if not in_kernel():
+    # In a kernel Interrupt raises KeyboardInterrupt, as in any cell: ending
+    # the process would end the kernel.
+    for signum in SIGNALS:
+      signal.signal(signum, handle)
   quick_tensorflow_import()
+
+
+def in_kernel():
+  """Whether this process is a Jupyter or Colab kernel (ipykernel's).
+
+  There a program runs inside the kernel's own process (`%run prog.py`),
+  and leaves the kernel's Ctrl-C (its Interrupt button) as it found it.
+  """
+  return 'ipykernel' in sys.modules
 
 
 def quick_tensorflow_import():
@@ -196,6 +209,10 @@ def quick_tensorflow_import():
       type(f).__name__ == _QuickTensorFlowImport.__name__
       for f in sys.meta_path):
     sys.meta_path.insert(0, _QuickTensorFlowImport())
+  if in_kernel():
+    # A kernel shows descriptor 2 in the notebook: C++ notices hidden there
+    # as a program hides them in a terminal (they are read as TF loads).
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 
 def run_and_finish(main):
@@ -203,16 +220,19 @@ def run_and_finish(main):
 
   Once main() is over the program's work is done (or its error printed);
   a signal during the exit would only add a traceback or cut it short. A
-  program's run() is this, with its main.
+  program's run() is this, with its main. In a kernel (`%run prog.py`),
+  which goes on, the handlers are put back as they were instead.
 
   Args:
     main: the program's main function, called without arguments.
   """
+  previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
   try:
     main()
   finally:
     for signum in SIGNALS:
-      signal.signal(signum, signal.SIG_IGN)
+      signal.signal(signum,
+                    previous[signum] if in_kernel() else signal.SIG_IGN)
 
 
 class _Launched(object):
