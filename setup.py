@@ -9,6 +9,7 @@ hard requirement, so a user picks the wheel that fits the machine:
   pip install -e '.[cpu]'          # CPU-only TensorFlow (see below)
   pip install -e '.[gpu]'          # tensorflow[and-cuda] where it has CUDA
   pip install -e '.[cpu,tensorboard,plot,test]'
+  pip install -e '.[cpu,notebook]'   # Jupyter, for the labs' notebooks
 
 Each extra picks, by environment markers, a TensorFlow with wheels there:
   cpu, Linux x86-64 and Windows x86-64: tensorflow-cpu, the small CPU wheel.
@@ -39,6 +40,12 @@ _NO_CPU_WHEELS = ('(platform_system != "Linux"'
                   ' and platform_machine != "x86_64")'
                   ' or (platform_system == "Windows"'
                   ' and platform_machine != "AMD64")')
+# ml_dtypes is TensorFlow's own requirement (>=0.5.1 in 2.21, ~=0.3.1 in
+# 2.16): 0.7.0's extension takes 0.54 s to load, 0.6.0's 5 ms (machine C,
+# python -X importtime), and every program loads it with TensorFlow. With
+# the TensorFlow the extras install, so that an install beside a TensorFlow
+# of its own (Colab's) changes nothing of it.
+_ML_DTYPES = 'ml_dtypes<0.7'
 # TensorFlow's CUDA builds are its Linux x86-64 wheels only.
 _CUDA = 'platform_system == "Linux" and platform_machine == "x86_64"'
 _NO_CUDA = 'platform_system != "Linux" or platform_machine != "x86_64"'
@@ -53,19 +60,22 @@ setuptools.setup(
     license='Apache-2.0',
     packages=['cifar10', 'mnist'],
     python_requires='>=3.10,<3.14',
-    # ml_dtypes is TensorFlow's own requirement (>=0.5.1 in 2.21, ~=0.3.1 in
-    # 2.16): 0.7.0's extension takes 0.54 s to load, 0.6.0's 5 ms (machine
-    # C, python -X importtime), and every program loads it with TensorFlow.
-    install_requires=['numpy', 'absl-py', 'ml_dtypes<0.7'],
+    install_requires=['numpy', 'absl-py'],
     extras_require={
         'cpu': ['tensorflow-cpu' + _TF + '; ' + _CPU_WHEELS,
-                'tensorflow' + _TF + '; ' + _NO_CPU_WHEELS],
+                'tensorflow' + _TF + '; ' + _NO_CPU_WHEELS, _ML_DTYPES],
         'gpu': ['tensorflow[and-cuda]' + _TF + '; ' + _CUDA,
-                'tensorflow' + _TF + '; ' + _NO_CUDA],
+                'tensorflow' + _TF + '; ' + _NO_CUDA, _ML_DTYPES],
         'tensorboard': ['tensorboard' + _TF],
         'plot': ['matplotlib'],
+        # Jupyter, for the labs' notebooks (cifar10/cifar10_lab.ipynb, ...).
+        'notebook': ['notebook', 'ipykernel', 'matplotlib',
+                     'tensorboard' + _TF],
+        # nbclient, ipykernel and jupytext: the notebooks run on a real
+        # kernel in the tests, and each stays paired with its .md.
         'test': ['pytest', 'pytest-xdist', 'tensorboard' + _TF,
-                 'matplotlib', 'ruff', 'selenium'],
+                 'matplotlib', 'ruff', 'selenium', 'nbclient', 'nbformat',
+                 'ipykernel', 'jupytext'],
     },
     entry_points={
         'console_scripts': [

@@ -97,6 +97,8 @@ NUM_PARAMETERS = 1068298  # Trainable parameters of inference().
 # A variable only each model has, to tell from a checkpoint which one it holds.
 MODEL_MARKERS = {'cifar10': 'local3/weights', 'vgg16': 'conv5_3/weights'}
 
+# A kernel may run this file again (importlib.reload): its flags anew.
+cifar10_cli.forget_earlier_copy('cifar10')
 # The flags of every CIFAR-10 program (the original defined its first three
 # here too). The programs' main() functions read them; the functions below
 # read them only for a setting their caller leaves out (see _setting).

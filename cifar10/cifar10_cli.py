@@ -30,6 +30,7 @@ Summary of available functions:
  # notebook's assigned flags are as before afterwards.
  in_kernel()                # this process is a kernel
  notebook_flags(FLAGS)      # there, FLAGS.x reads (and assigns) at once
+ forget_earlier_copy('cifar10')  # a module's flags may be defined again
 
 Every program has the same skeleton: main(argv) is the program (it reads
 the flags and does the work), run() its entry point (`python prog.py`,
@@ -161,8 +162,8 @@ def notebook_flags(flag_values):
     flag_values.mark_as_parsed()
 
 
-def _program_of(module_name):
-  """The program a module name stands for: its file's name, unpackaged.
+def _file_of(module_name):
+  """The file a module name stands for: its name, without folder or .py.
 
   absl names a flag's module by __name__ ('cifar10.cifar10_eval', or
   'cifar10_eval' imported beside it) or, for __main__, by sys.argv[0] (the
@@ -173,13 +174,18 @@ def _program_of(module_name):
   return module_name.rsplit('.', 1)[-1]
 
 
-def _forget_earlier_copy(prog):
-  """Drops the flags an earlier copy of this program's module defined.
+def forget_earlier_copy(name):
+  """Drops the flags an earlier copy of module `name` defined, if any.
 
-  In a kernel one program's file can run again under another name: `%run
-  cifar10_eval.py` after `import cifar10_eval`, or a second %run (which
-  reuses the first one's module). absl would refuse its flags as defined
-  twice (DuplicateFlagError); the copy now running defines them afresh.
+  In a kernel one file can run again, under its name or another: `%run
+  cifar10_eval.py` after `import cifar10_eval`, a second %run (which reuses
+  the first one's module), importlib.reload(cifar10) after editing it. absl
+  would refuse its flags as defined twice (DuplicateFlagError); the copy
+  now running defines them afresh. Each module that defines flags calls
+  this first (the programs through start_program).
+
+  Args:
+    name: the module's file name without .py, e.g. 'cifar10_eval'.
   """
   flags_module = sys.modules.get('absl.flags')
   if flags_module is None:  # No flags yet: this is the first copy.
@@ -187,7 +193,7 @@ def _forget_earlier_copy(prog):
   flag_values = flags_module.FLAGS
   for module_name, defined in list(
       flag_values.flags_by_module_dict().items()):
-    if _program_of(module_name) == prog:
+    if _file_of(module_name) == name:
       for flag in list(defined):
         if flag.name in flag_values and flag_values[flag.name] is flag:
           delattr(flag_values, flag.name)
@@ -375,7 +381,7 @@ def start_program(module_name, prog, check_flags=None):
     check_flags: None, or a function of no arguments that parses sys.argv
       (and exits on --help or a bad flag).
   """
-  _forget_earlier_copy(prog)
+  forget_earlier_copy(prog)
   if module_name not in ('__main__', _Launched.module):
     return
   start(prog)

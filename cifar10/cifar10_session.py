@@ -48,6 +48,8 @@ LOG_FREQUENCY = 10  # Steps between log lines.
 SAVE_CHECKPOINT_SECS = 600  # Seconds between checkpoints.
 SAVE_SUMMARIES_STEPS = 100  # Steps between TensorBoard summaries.
 
+# A kernel may run this file again (importlib.reload): its flags anew.
+cifar10_cli.forget_earlier_copy('cifar10_session')
 flags.DEFINE_string('train_dir', TRAIN_DIR,
                     'Directory where to write event logs and checkpoint.')
 flags.DEFINE_integer('max_steps', MAX_STEPS, 'Number of batches to run.',

@@ -353,8 +353,8 @@ def test_an_unknown_extra_is_one_line(index):
   proc = _run('--index_url', _url(index), '--extras', 'cpu,nope')
   assert proc.returncode == 2
   assert proc.stderr == ('check_wheels: error: classic-tf-tutorials has no '
-                         'extra nope (it has: cpu, gpu, plot, tensorboard, '
-                         'test)\n')
+                         'extra nope (it has: cpu, gpu, notebook, plot, '
+                         'tensorboard, test)\n')
 
 
 def test_help_is_the_docstring():
