@@ -528,6 +528,7 @@ def test_assigned_flags_are_read_back_and_used_by_the_original_api(
     kernel, cifar10_data, tmp_path):
   missing = str(tmp_path / 'nothing here')
   out = _ok(kernel.run(
+      'import cifar10\nimport tensorflow as tf\n'
       'cifar10.FLAGS.data_dir = %r\ncifar10.FLAGS.batch_size = 5\n'
       'print(cifar10.FLAGS.data_dir)\n'
       'print(tf.compat.v1.flags.FLAGS.batch_size)\n'
@@ -537,6 +538,13 @@ def test_assigned_flags_are_read_back_and_used_by_the_original_api(
   assert out.stdout.splitlines()[0] == cifar10_data
   assert out.stdout.splitlines()[1] == '5'
   assert out.stdout.splitlines()[-1] == '[5, 24, 24, 3]'
+  # Assigned through TensorFlow's own name for the flags, the same.
+  out = _ok(kernel.run(
+      'tf.compat.v1.flags.FLAGS.batch_size = 6\n'
+      'with tf.Graph().as_default():\n'
+      '  images, labels = cifar10.distorted_inputs()\n'
+      'print(images.shape.as_list(), cifar10.FLAGS.batch_size)'))
+  assert out.stdout.splitlines()[-1] == '[6, 24, 24, 3] 6'
   # Where the assigned folder has no data, the error names that folder.
   out = kernel.run('cifar10.FLAGS.data_dir = %r\n'
                    'with tf.Graph().as_default():\n'
@@ -571,7 +579,8 @@ def test_run_works_twice_and_after_import(kernel, cifar10_data, tmp_path):
 def test_each_run_starts_from_the_defaults_and_keeps_the_notebooks_flags(
     kernel, cifar10_data, tmp_path):
   train_dir = str(tmp_path / 'train')
-  _ok(kernel.run('cifar10.FLAGS.batch_size = 5'))
+  _ok(kernel.run('import cifar10\ncifar10.FLAGS.data_dir = %r\n'
+                 'cifar10.FLAGS.batch_size = 5' % cifar10_data))
   _ok(kernel.run('%%run cifar10_train.py --max_steps 1 --data_dir %s '
                  '--train_dir %s' % (cifar10_data, train_dir)))
   evaluate = ('%%run cifar10_eval.py --run_once --data_dir %s '
@@ -596,7 +605,8 @@ def test_each_run_starts_from_the_defaults_and_keeps_the_notebooks_flags(
 
 def test_reloading_defines_no_flag_twice(kernel):
   out = _ok(kernel.run(
-      'import importlib\nimport cifar10_eval\nfrom cifar10 import '
+      'import importlib\nimport cifar10\nimport cifar10_eval\n'
+      'from cifar10 import '
       'cifar10_session\nfor module in (cifar10, cifar10_session, '
       'cifar10_eval):\n  importlib.reload(module)\n'
       "print(sorted(name for name in cifar10.FLAGS if name in ('data_dir', "
