@@ -24,6 +24,8 @@ Summary of available functions:
  opt = loss_scale_optimizer(opt)        # float16's dynamic loss scaling
  keep_loss_scale_out_of_checkpoints()   # its variables are local ones
  cpu_has_bfloat16(), cpu_model()        # from /proc/cpuinfo (Linux)
+ bfloat16_class()          # 'amx_bf16', 'avx512_bf16', ...: see MEASURED
+ # CIFAR10_CPU_BFLOAT16=0 (or 1) in the environment: assume none (or some)
 
 Only Linux tells the CPU's features in a file (/proc/cpuinfo). On Windows
 and macOS the bfloat16 check cannot be made: --mixed_precision says so in
@@ -32,6 +34,7 @@ the laptops the course runs on (none of Apple's or the usual Intel and AMD
 laptop CPUs has oneDNN's bfloat16 arithmetic).
 """
 
+import os
 import sys
 
 import tensorflow as tf
@@ -41,12 +44,29 @@ tf1 = tf.compat.v1
 
 MODES = ('float32', 'bfloat16', 'float16')
 # CPU flags (Linux /proc/cpuinfo) of the instructions oneDNN's bfloat16
-# kernels need; without them TensorFlow leaves the graph in float32.
-BFLOAT16_CPU_FLAGS = ('avx512_bf16', 'amx_bf16', 'avx_ne_convert')
-# What the rewrite bought where it applies: cifar10_train end to end, 1000
-# steps each, float32 then bfloat16, on a 2-core Xeon VM with AMX (the
-# measurement that opened this feature; 1,342 against 1,982 examples/sec).
-MEASURED_SPEEDUP = 1.48
+# kernels need, best first; without them TensorFlow leaves the graph in
+# float32. Each names a class of CPU: AMX's tile units (Intel Xeons since
+# Sapphire Rapids), AVX-512 BF16 alone (AMD Zen 4 and 5, Cooper Lake),
+# AVX-NE-CONVERT (recent Intel laptops: conversions, little arithmetic).
+BFLOAT16_CPU_FLAGS = ('amx_bf16', 'avx512_bf16', 'avx_ne_convert')
+# Tests, and a user comparing the float32 fallback, override what the CPU
+# says: '0' as if it had no bfloat16 arithmetic, '1' as if it had (no class
+# then, so no measured speed-up is claimed).
+FORCE_ENV = 'CIFAR10_CPU_BFLOAT16'
+# What --mixed_precision bought on each class of CPU where it was measured:
+# cifar10_train end to end against float32, and where and when. Only a
+# speed-up of at least TIP_WORTH is worth a tip to a float32 trainer.
+MEASURED = {
+    # 1,000 steps each, 1,342 against 1,982 examples/sec (the measurement
+    # that opened this feature).
+    'amx_bf16': (1.48, '1.48x', 'a 2-core Intel Xeon VM, November 2026'),
+    # 300 steps each, alternating, median from step 100, two sittings.
+    'avx512_bf16': (1.05, 'only 1.03-1.08x', 'a 2-core AMD EPYC Zen 4 VM, '
+                    'December 2026'),
+}
+TIP_WORTH = 1.2
+_NAMES = {'amx_bf16': 'AMX', 'avx512_bf16': 'AVX-512 BF16 (no AMX)',
+          'avx_ne_convert': 'AVX-NE-CONVERT'}  # For the lines printed.
 LOSS_SCALE_VARIABLES = ('current_loss_scale', 'good_steps')
 
 
@@ -58,22 +78,42 @@ def _cpuinfo():
     return ''
 
 
+def bfloat16_class(cpuinfo=None):
+  """Which of BFLOAT16_CPU_FLAGS the CPU has, the best (Linux only).
+
+  Args:
+    cpuinfo: the text of /proc/cpuinfo (default: read it, unless FORCE_ENV
+      says what to assume).
+
+  Returns:
+    'amx_bf16', 'avx512_bf16' or 'avx_ne_convert'; '' without any (or
+    FORCE_ENV '1': some, unnamed); False for none; None where the system
+    does not tell (no /proc/cpuinfo: Windows, macOS).
+  """
+  forced = os.environ.get(FORCE_ENV) if cpuinfo is None else None
+  if forced in ('0', '1'):
+    return '' if forced == '1' else False
+  text = _cpuinfo() if cpuinfo is None else cpuinfo
+  for line in text.splitlines():
+    if line.startswith('flags'):
+      flags = set(line.split(':', 1)[1].split())
+      return next((f for f in BFLOAT16_CPU_FLAGS if f in flags), False)
+  return None
+
+
 def cpu_has_bfloat16(cpuinfo=None):
   """Whether the CPU has bfloat16 arithmetic oneDNN uses (Linux only).
 
   Args:
-    cpuinfo: the text of /proc/cpuinfo (default: read it).
+    cpuinfo: the text of /proc/cpuinfo (default: read it, unless FORCE_ENV
+      says what to assume).
 
   Returns:
     True or False; None where the system does not tell (no /proc/cpuinfo:
     Windows, macOS).
   """
-  text = _cpuinfo() if cpuinfo is None else cpuinfo
-  for line in text.splitlines():
-    if line.startswith('flags'):
-      return bool(set(line.split(':', 1)[1].split()) &
-                  set(BFLOAT16_CPU_FLAGS))
-  return None
+  found = bfloat16_class(cpuinfo)
+  return None if found is None else found is not False
 
 
 def cpu_model(cpuinfo=None):
@@ -112,28 +152,38 @@ def choose(requested, prog, training=True, use_fp16=False):
   if not requested:
     if use_fp16:
       return 'float32'  # The graph itself is float16: nothing to rewrite.
-    if training and cpu_has_bfloat16() and not _have_gpu():
-      print('%s: tip: this CPU (%s) has bfloat16 arithmetic; with '
-            '--mixed_precision cifar10_train ran %.2fx as fast at the same '
-            'precision on such a machine.' % (prog, cpu_model(),
-                                              MEASURED_SPEEDUP))
+    speedup, said, where = MEASURED.get(bfloat16_class(), (0, '', ''))
+    if training and speedup >= TIP_WORTH and not _have_gpu():
+      print('%s: tip: this CPU (%s) has %s; with --mixed_precision '
+            'cifar10_train ran %s as fast at the same precision on such a '
+            'CPU (%s).' % (prog, cpu_model(), _NAMES[bfloat16_class()],
+                           said, where))
     return 'float32'
+  measured = ''
   if _have_gpu():
     mode = 'float16'
   elif cpu_has_bfloat16():
     mode = 'bfloat16'
+    speedup, said, where = MEASURED.get(bfloat16_class(), (0, '', ''))
+    if said:
+      # Said either way: where it barely pays, the user hears it here.
+      measured = ' On CPUs with %s it ran %s as fast as float32 (%s).' % (
+          _NAMES[bfloat16_class()], said, where)
   elif cpu_has_bfloat16() is None:
     print('%s: --mixed_precision: this system does not tell whether its CPU '
           'has bfloat16 arithmetic (only Linux does, in /proc/cpuinfo) and '
           'there is no GPU; this runs in float32.' % prog)
     return 'float32'
   else:
+    cpu = cpu_model()
+    if os.environ.get(FORCE_ENV) == '0':  # Not what the CPU says: say so.
+      cpu = 'this CPU (by %s=0)' % FORCE_ENV
     print('%s: --mixed_precision: %s has no bfloat16 arithmetic (AVX-512 '
           'BF16 or AMX) and there is no GPU; 16-bit math would be slower '
-          'here than float32, so this runs in float32.' % (prog, cpu_model()))
+          'here than float32, so this runs in float32.' % (prog, cpu))
     return 'float32'
   print('%s: mixed precision: %s arithmetic, float32 variables and '
-        'checkpoints.' % (prog, mode))
+        'checkpoints.%s' % (prog, mode, measured))
   sys.stdout.flush()
   return mode
 
