@@ -292,10 +292,22 @@ def speed(args, model):
     if ('t', mode) in found:
       _row('(p) PyTorch float32, same layers, in-memory', found[('t', mode)],
            base, fraction, keras)
+  # What the mode buys on this machine, model alone and end to end, beside
+  # what Keras' own policy buys its peer: each ratio within one round.
   for mode in modes[1:]:
     gains = _ratios(found[('a', mode)], found[('a', modes[0])])
     print('| %s / %s, model alone | %s | | | | | |' % (
         mode, modes[0], _spread(gains, '%.2fx')))
+    for pipeline in pipelines:
+      rates = [[r[0] for r in found[('b ' + pipeline, m)]]
+               for m in (mode, modes[0])]
+      print('| %s / %s, cifar10_train, %s pipeline | %s | | | | | |' % (
+          mode, modes[0], pipeline, _spread(_ratios(*rates), '%.2fx')))
+    if ('p', mode) in found and ('p', modes[0]) in found:
+      print('| Keras %s / %s, the peer | %s | | | | | |' % (
+          KERAS_POLICIES[mode], KERAS_POLICIES[modes[0]],
+          _spread(_ratios(found[('p', mode)], found[('p', modes[0])]),
+                  '%.2fx')))
   if model == 'cifar10' and not args.skip_peer and 'float32' in modes and (
       not peers.have_torch()):
     print('(PyTorch peer skipped: `import torch` finds no PyTorch here.)')
