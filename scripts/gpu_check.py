@@ -33,16 +33,19 @@ printed it, and the seconds of both programs. A run that fails shows its
 error line in its row, and the others go on. CIFAR-10 (170 MB) is
 downloaded into --data_dir first when it is not there, outside the timing.
 
-The budget, assumed and not measured (no GPU has run this yet): Colab's T4
-runtime has 2 CPU cores, which run the input pipeline (crops, flips,
-brightness, contrast) for the GPU; here 2 cores train the whole model at
-about 1,500 examples/s, so they should feed a GPU at least 3,000
-examples/s. Then 1,000 steps of 128 images take about 45 s, a program's
-start on Colab about 10 s (TensorFlow, CUDA, cuDNN), an evaluation of the
-10,000 test images about 15 s with its start: four configurations about
-4.5 minutes. The script prints the minutes it took; if that is more than
-five, lower --max_steps (the precisions are then no longer 1,000-step ones)
-or leave out a configuration with --configs.
+The budget, assumed and not measured (no GPU has run this yet): every
+program's input pipeline (crops, flips, brightness, contrast) runs on the
+CPU, and Colab's T4 runtime has 2 cores. Here 2 cores train at 1,565
+examples/s end to end against 1,818 for the model alone (README), so the
+pipeline costs them about 0.09 ms an example, 11,000 examples/s; Colab's
+older cores may give half that, and the T4 is assumed to keep up. A program
+starts in about 10 s there (TensorFlow, CUDA, cuDNN) and an evaluation of
+the 10,000 test images takes about 15 s with its start, so four
+configurations of 1,000 steps of 128 images fit in five minutes if each
+trains at 2,700 examples/s or more (at 4,000: about 4 minutes). The script
+prints the minutes it took; if more than five, leave out a configuration
+with --configs, or lower --max_steps (the precisions are then no longer
+1,000-step ones).
 
 Without a GPU it says so in one line and exits with status 1, before any
 download. --allow_cpu (for tests and checks of this script) runs the same
