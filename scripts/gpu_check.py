@@ -8,9 +8,9 @@ minutes: speed and precision of each arithmetic, and of the towers.
 In Colab: Runtime > Change runtime type > GPU (a T4), then in a cell
 `!git clone <this project's address>` and
 `!python classic-tf-tutorials/scripts/gpu_check.py` (Colab's TensorFlow).
-It runs the project's own programs, each as its own process, as a user
-would, from a fresh --train_dir under --output_dir (one folder per
-configuration, with train.log and eval.log: each program's whole output):
+It runs the project's programs as a user would, each a process, from a
+fresh --train_dir in --output_dir/<configuration>, beside train.log and
+eval.log (each program's whole output):
 
   float32          cifar10_train
   mixed_precision  cifar10_train --mixed_precision: float16 arithmetic by
@@ -47,13 +47,11 @@ prints the minutes it took; if more than five, leave out a configuration
 with --configs, or lower --max_steps (the precisions are then no longer
 1,000-step ones).
 
-Without a GPU it says so in one line and exits with status 1, before any
-download. --allow_cpu (for tests and checks of this script) runs the same
-runs on the CPU instead, towers on 2 logical CPU devices, and says so above
-the table; its numbers say nothing about a GPU.
-
-Exit status: 0 when every run worked, 1 when one failed or there is no GPU,
-2 for a bad flag.
+Without a GPU it says so in one line, before any download. --allow_cpu
+(for tests and checks of this script) runs the same runs on the CPU, towers
+on 2 logical CPU devices, and says so above the table: numbers that say
+nothing about a GPU. Exit status 0 when every run worked, 1 when one failed
+or there is no GPU, 2 for a bad flag.
 """
 
 import argparse
@@ -67,9 +65,8 @@ import statistics
 import sys
 import time
 
-# `python scripts/gpu_check.py` puts scripts/ first on sys.path, but
-# `python -m scripts.gpu_check` (and tests) import this file from the root;
-# the cifar10 package is at the root.
+# The libraries beside this file and the cifar10 package, however it runs
+# (`python scripts/gpu_check.py`, `python -m scripts.gpu_check`, tests).
 HERE = os.path.dirname(os.path.abspath(__file__))
 for _folder in (HERE, os.path.dirname(HERE)):
   if _folder not in sys.path:
@@ -87,9 +84,7 @@ PROG = 'gpu_check'  # starts the lines it prints
 CONFIGS = ('float32', 'mixed_precision', 'use_fp16', 'towers')
 MAX_STEPS = 1000  # the lab's training steps
 CPU_TOWERS = 2  # logical CPU devices for the towers under --allow_cpu
-# The rate of a log line: its time, step and examples/sec, in the format
-# cifar10_train and cifar10_multi_gpu_train print (program_runs reads the
-# first two).
+# A trainer's log line: time, step (program_runs reads those) and rate.
 RATE = re.compile(program_runs.LOG_LINE.pattern +
                   r'\S+ \((\d+\.\d+) examples/sec', re.M)
 PRECISION = re.compile(r': precision @ 1 = (\d\.\d+)$', re.M)
@@ -130,23 +125,63 @@ def _at_least_two(text):
 def _configs(text):
   """--configs: names from CONFIGS, comma-separated, kept in CONFIGS' order."""
   names = [name.strip() for name in text.split(',') if name.strip()]
-  for name in names:
+  for name in names or ['']:
     if name not in CONFIGS:
       close = difflib.get_close_matches(name, CONFIGS, n=1)
       raise argparse.ArgumentTypeError('no configuration %r%s; they are %s' % (
           name, ' (did you mean %s?)' % close[0] if close else '',
           ', '.join(CONFIGS)))
-  if not names:
-    raise argparse.ArgumentTypeError('no configuration named')
   return [name for name in CONFIGS if name in names]
 
 
-def schedule(max_steps):
-  """(log_frequency, warm-up steps) for a run of max_steps.
+def _last_line(text):
+  lines = [line.strip() for line in text.splitlines() if line.strip()]
+  return lines[-1] if lines else 'failed, printing nothing'
 
-  1,000 steps: a line every 10 steps, rates from step 30 on (as the
-  benchmarks); fewer steps (tests) log more often and skip half of them.
-  """
+
+def _run(args, log_path):
+  """Runs a program, its output into log_path: (output, error line, s)."""
+  start = time.time()
+  try:
+    out, seconds, _ = program_runs.run(args)
+    error = None
+  except SystemExit as e:
+    # program_runs ends this process on a failed program, with a first line
+    # naming it and then its output; here the other runs go on.
+    out, seconds = str(e.code).partition('\n')[2], time.time() - start
+    error = _last_line(out)
+  with open(log_path, 'w', encoding='utf-8') as f:
+    f.write(out.rstrip('\n') + '\n')
+  return out, error, seconds
+
+
+def _label(config, towers, tower_device, train_output):
+  """A configuration's name in the table, with what it ran in."""
+  if config == 'mixed_precision':
+    # The arithmetic the program chose is the finding: float16 on a GPU.
+    chosen = MIXED_MODE.search(train_output)
+    if not chosen:
+      return 'mixed_precision (float32: no 16-bit arithmetic here)'
+    return 'mixed_precision (%s arithmetic%s)' % (
+        chosen.group(1), ', loss scaling' if chosen.group(1) == 'float16'
+        else '')
+  if config == 'use_fp16':
+    return 'use_fp16 (float16 variables, no loss scaling)'
+  if config == 'towers':
+    where = 'GPU' if tower_device == 'gpu' else 'logical CPU device'
+    if towers == 1:
+      return 'towers (1 on 1 %s: this machine has one)' % where
+    return 'towers (%d on %d %ss)' % (towers, towers, where)
+  return config
+
+
+def _rate_text(rate):
+  return '%.0f' % rate if rate is not None else 'n/a'
+
+
+def schedule(max_steps):
+  """(log_frequency, warm-up steps) of a run: (10, 30) at 1,000 steps as in
+  the benchmarks; a short run (a test) logs more often, skips half."""
   return (max(1, min(program_runs.WINDOW, max_steps // 10)),
           min(program_runs.WARMUP, max_steps // 2))
 
@@ -171,8 +206,8 @@ def probe():
   """The TensorFlow here and the GPUs it sees, from a child process.
 
   Returns:
-    {'tensorflow': version, 'cuda': CUDA version or a false value,
-    'cudnn': ..., 'gpus': [[name, [major, minor] or None], ...]}.
+    {'tensorflow': version, 'cuda': CUDA version or false, 'cudnn': ...,
+    'gpus': [[name, [major, minor] or None], ...]}.
 
   Raises:
     SetupError: TensorFlow does not load (its last line).
@@ -186,7 +221,15 @@ def probe():
 
 
 def no_gpu_reason(found, os_name=None):
-  """Why TensorFlow sees no GPU, in a few words, for the one line."""
+  """Why TensorFlow sees no GPU, in a few words, for the one line.
+
+  Args:
+    found: what probe() returned.
+    os_name: 'nt' for Windows, else 'posix' (os.name when None).
+
+  Returns:
+    The reason, with what to do about it.
+  """
   if (os_name or os.name) == 'nt':
     return ('TensorFlow %s has no GPU build for native Windows since 2.11: '
             'use WSL2' % found['tensorflow'])
@@ -197,100 +240,85 @@ def no_gpu_reason(found, os_name=None):
           'nvidia-smi show one?' % (found['tensorflow'], found['cuda']))
 
 
-def _last_line(text):
-  lines = [line.strip() for line in text.splitlines() if line.strip()]
-  return lines[-1] if lines else 'failed, printing nothing'
-
-
-def _run(args, log_path):
-  """Runs a program, its output into log_path: (output, error line, s)."""
-  start = time.time()
-  try:
-    out, seconds, _ = program_runs.run(args)
-    error = None
-  except SystemExit as e:
-    # program_runs ends this process on a failed program, with a first line
-    # naming it and then its output; here the other runs go on.
-    out, seconds = str(e.code).partition('\n')[2], time.time() - start
-    error = _last_line(out)
-  with open(log_path, 'w', encoding='utf-8') as f:
-    f.write(out.rstrip('\n') + '\n')
-  return out, error, seconds
-
-
 def commands(config, towers, tower_device):
-  """(program module, its flags) of a configuration."""
+  """The trainer of a configuration.
+
+  Args:
+    config: one of CONFIGS.
+    towers: the number of towers (the towers configuration).
+    tower_device: 'gpu', or 'cpu' for logical CPU devices.
+
+  Returns:
+    (the program's module, its flags for the configuration).
+  """
   if config == 'towers':
-    flags = ['--num_gpus', str(towers)]
-    if tower_device == 'cpu':
-      flags += ['--tower_device', 'cpu']
-    return 'cifar10.cifar10_multi_gpu_train', flags
-  return 'cifar10.cifar10_train', {'float32': [], 'use_fp16': ['--use_fp16'],
-                                   'mixed_precision': ['--mixed_precision']
-                                   }[config]
+    return 'cifar10.cifar10_multi_gpu_train', ['--num_gpus', str(towers)] + (
+        ['--tower_device', 'cpu'] if tower_device == 'cpu' else [])
+  return 'cifar10.cifar10_train', [] if config == 'float32' else ['--' + config]
 
 
-def measure(config, args, towers, tower_device):
-  """Trains and evaluates one configuration; returns its row as a dict."""
+def measure(config, data_dir, output_dir, max_steps, batch_size, towers=1,
+            tower_device='gpu'):
+  """Trains one configuration from a fresh start, then evaluates it.
+
+  Args:
+    config: one of CONFIGS.
+    data_dir: the folder holding cifar-10-batches-bin.
+    output_dir: the configuration's folder goes in here.
+    max_steps, batch_size: the trainer's flags.
+    towers, tower_device: see commands().
+
+  Returns:
+    Its row: 'config', 'label', 'command', 'rate' (examples/s or None),
+    'precision' (as printed, or None), 'error' (a failed program's last
+    line, or None), 'seconds' (of both programs).
+  """
   module, flags = commands(config, towers, tower_device)
-  folder = os.path.join(args.output_dir, config)
+  folder = os.path.join(output_dir, config)
   os.makedirs(folder, exist_ok=True)
   train_dir = os.path.join(folder, 'train')
-  log_frequency, warmup = schedule(args.max_steps)
+  log_frequency, warmup = schedule(max_steps)
   command = ' '.join([module.split('.')[1]] + flags)
   print('%s: %s: %s --max_steps %d, then cifar10_eval --run_once ...' % (
-      PROG, config, command, args.max_steps))
+      PROG, config, command, max_steps))
   sys.stdout.flush()
-  row = {'config': config, 'command': command, 'rate': None,
-         'precision': None, 'error': None, 'label': _label(config, towers,
-                                                           tower_device)}
-  out, row['error'], seconds = _run(
-      ['-m', module, '--data_dir', args.data_dir, '--train_dir', train_dir,
-       '--fresh', '--max_steps', str(args.max_steps), '--batch_size',
-       str(args.batch_size), '--log_frequency', str(log_frequency)] + flags,
+  # --fresh: a folder left by an earlier check would resume and log nothing.
+  out, error, seconds = _run(
+      ['-m', module, '--data_dir', data_dir, '--train_dir', train_dir,
+       '--fresh', '--max_steps', str(max_steps), '--batch_size',
+       str(batch_size), '--log_frequency', str(log_frequency)] + flags,
       os.path.join(folder, 'train.log'))
-  if config == 'mixed_precision':
-    # The arithmetic the program chose is the finding: float16 on a GPU.
-    chosen = MIXED_MODE.search(out)
-    row['label'] = 'mixed_precision (%s)' % (
-        '%s arithmetic%s' % (chosen.group(1), ', loss scaling' if
-                             chosen.group(1) == 'float16' else '')
-        if chosen else 'float32: no 16-bit arithmetic here')
-  row['rate'] = examples_per_sec(out, warmup)
-  if not row['error']:
+  row = {'config': config, 'command': command, 'error': error,
+         'label': _label(config, towers, tower_device, out),
+         'rate': examples_per_sec(out, warmup), 'precision': None}
+  if not error:
     out, row['error'], eval_seconds = _run(
-        ['-m', 'cifar10.cifar10_eval', '--data_dir', args.data_dir,
+        ['-m', 'cifar10.cifar10_eval', '--data_dir', data_dir,
          '--checkpoint_dir', train_dir, '--eval_dir',
          os.path.join(folder, 'eval'), '--run_once'],
         os.path.join(folder, 'eval.log'))
     seconds += eval_seconds
     found = PRECISION.findall(out)
     row['precision'] = found[-1] if found else None
+    if not (found or row['error']):
+      row['error'] = 'cifar10_eval printed no precision (see its eval.log)'
   row['seconds'] = seconds
-  print('%s: %s: %s in %.0f s' % (PROG, config, row['error'] or (
-      '%s examples/s, precision @ 1 = %s' % (_rate_text(row['rate']),
-                                             row['precision'])), seconds))
+  print('%s: %s: %s in %.0f s' % (PROG, config, row['error'] or '%s '
+        'examples/s, precision @ 1 = %s' % (_rate_text(row['rate']),
+                                            row['precision']), seconds))
   sys.stdout.flush()
   return row
 
 
-def _label(config, towers, tower_device):
-  if config == 'use_fp16':
-    return 'use_fp16 (float16 variables, no loss scaling)'
-  if config == 'towers':
-    where = 'GPU' if tower_device == 'gpu' else 'logical CPU device'
-    note = ': this machine has one' if towers == 1 else ''
-    return 'towers (%d on %d %s%s%s)' % (towers, towers, where,
-                                         's' if towers > 1 else '', note)
-  return config
-
-
-def _rate_text(rate):
-  return '%.0f' % rate if rate is not None else 'n/a'
-
-
 def table(rows):
-  """The Markdown table of the rows; ratios from the rates as printed."""
+  """The Markdown table of measure()'s rows.
+
+  Args:
+    rows: the rows, float32's first if it ran.
+
+  Returns:
+    The table's lines, joined; each ratio is of the rates as printed.
+  """
   base = {row['config']: _rate_text(row['rate']) for row in rows
           if not row['error']}.get('float32', 'n/a')
   lines = ['| configuration | command | examples/s | ratio to float32 | '
@@ -346,7 +374,8 @@ def main(argv=None):
     raise setup_env.SetupError(str(e)) from None
   started = time.time()
   towers, tower_device = (len(gpus), 'gpu') if gpus else (CPU_TOWERS, 'cpu')
-  rows = [measure(config, args, towers, tower_device)
+  rows = [measure(config, args.data_dir, args.output_dir, args.max_steps,
+                  args.batch_size, towers, tower_device)
           for config in args.configs]
 
   print()
