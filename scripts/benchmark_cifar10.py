@@ -394,9 +394,13 @@ def main():
       speed(args, model)
   if args.profile:
     import step_profile
-    print(step_profile.profile_table(step_profile.profile_step(
-        args.batch_size)))
-    sys.stdout.flush()
+    for mode in args.modes.split(','):
+      # --modes' 'mixed' is bfloat16 on the CPU (what a profile can show).
+      arithmetic = 'bfloat16' if mode == 'mixed' else mode
+      print('Profile, %s (%s arithmetic):' % (mode, arithmetic))
+      print(step_profile.profile_table(step_profile.profile_step(
+          args.batch_size, mode=arithmetic)))
+      sys.stdout.flush()
   if args.precision_runs:
     precision_runs(args)
   if args.accuracy_steps:

@@ -147,7 +147,8 @@ def _trace(sess, fetch, steps):
   return per_op, clusters
 
 
-def profile_step(batch_size=128, steps=10, warmup=10, model='cifar10'):
+def profile_step(batch_size=128, steps=10, warmup=10, model='cifar10',
+                 mode='float32'):
   """Times a training step, whole and op by op.
 
   Args:
@@ -155,6 +156,9 @@ def profile_step(batch_size=128, steps=10, warmup=10, model='cifar10'):
     steps: untimed, then traced, steps measured.
     warmup: steps run first (XLA compiles, oneDNN picks its kernels).
     model: 'cifar10' (the tutorial's) or 'vgg16' (its ops go to 'other').
+    mode: the arithmetic, as mixed_precision.choose() names it: 'float32',
+      or 'bfloat16' (the graph rewrite --mixed_precision asks for; the
+      casts it adds are charged to the layer they serve).
 
   Returns:
     {'wall_ms': median of untraced steps, 'groups': {row: ms/step} by
@@ -165,6 +169,7 @@ def profile_step(batch_size=128, steps=10, warmup=10, model='cifar10'):
   # pylint: disable=g-import-not-at-top
   from cifar10 import cifar10
   from cifar10 import cifar10_session
+  from cifar10 import mixed_precision
   with tf.Graph().as_default():
     rng = np.random.RandomState(0)
     # Fed by default, never constant: grappler would fold what it can.
@@ -176,7 +181,7 @@ def profile_step(batch_size=128, steps=10, warmup=10, model='cifar10'):
     loss = cifar10.loss(cifar10.inference(images, model, False), labels)
     train_op = cifar10.train(loss, global_step, batch_size, model)
     summary_op = tf1.summary.merge_all()
-    with tf1.Session() as sess:
+    with tf1.Session(config=mixed_precision.session_config(mode)) as sess:
       sess.run(tf1.global_variables_initializer())
       for _ in range(warmup):
         sess.run(train_op)
