@@ -15,7 +15,7 @@ import time
 import pytest
 from tensorboard.backend.event_processing import event_accumulator
 
-from conftest import REPO, program_env, run_program
+from conftest import REPO, copy_of, program_env, run_program
 import testdata
 
 LOG_LINE = re.compile(
@@ -77,11 +77,24 @@ def _one_line_error(proc, prefix):
   return last
 
 
-def test_train_then_eval(data_dir, tmp_path):
-  train_dir, eval_dir = str(tmp_path / 'train'), str(tmp_path / 'eval')
-  proc = _train(data_dir, train_dir, 30)
+@pytest.fixture(scope='module')
+def trained(data_dir, tmp_path_factory):
+  """A 20-step run from scratch: (its stdout and stderr, its train_dir).
+
+  One run for the checks of a fresh run and of resuming it, which saves a
+  TensorFlow start-up and 30 steps. Read-only: a test that trains on copies
+  it (copy_of).
+  """
+  train_dir = str(tmp_path_factory.mktemp('trained') / 'train')
+  proc = _train(data_dir, train_dir, 20)
+  return proc, train_dir
+
+
+def test_train_then_eval(data_dir, trained, tmp_path):
+  proc, train_dir = trained
+  eval_dir = str(tmp_path / 'eval')
   out = proc.stdout
-  assert [int(s) for s in LOG_LINE.findall(out)] == [0, 10, 20]
+  assert [int(s) for s in LOG_LINE.findall(out)] == [0, 10]
   header = ('Writing checkpoints and summaries to %s\n'
             'Watch training with: tensorboard --logdir %s\n'
             % (train_dir, train_dir))
@@ -95,8 +108,8 @@ def test_train_then_eval(data_dir, tmp_path):
   # Checkpoint at the last step, readable.
   assert os.path.exists(os.path.join(train_dir, 'checkpoint'))
   for suffix in ('.index', '.meta'):
-    assert os.path.exists(os.path.join(train_dir, 'model.ckpt-30' + suffix))
-  assert glob.glob(os.path.join(train_dir, 'model.ckpt-30.data-*'))
+    assert os.path.exists(os.path.join(train_dir, 'model.ckpt-20' + suffix))
+  assert glob.glob(os.path.join(train_dir, 'model.ckpt-20.data-*'))
 
   # Every tag of the reference's TensorBoard inventory, and the graph.
   acc = _events(train_dir)
@@ -113,7 +126,7 @@ def test_train_then_eval(data_dir, tmp_path):
   # An image summary's tags are '<name>/image/<i>', one per image shown.
   assert tags['images'] == ['images/image/%d' % i for i in range(3)]
   assert tags['graph']
-  assert [e.step for e in acc.Scalars('learning_rate')][-1] >= 20
+  assert [e.step for e in acc.Scalars('learning_rate')][-1] >= 10
   assert acc.Scalars('learning_rate')[-1].value == pytest.approx(0.1)
 
   proc = _eval(data_dir, train_dir, eval_dir, '--num_examples', '50')
@@ -121,7 +134,7 @@ def test_train_then_eval(data_dir, tmp_path):
   precision = float(PRECISION_LINE.search(proc.stdout).group(1))
   acc = _events(eval_dir)
   (event,) = acc.Scalars('Precision @ 1')
-  assert event.step == 30
+  assert event.step == 20
   assert event.value == pytest.approx(precision, abs=5e-4)
   # 50 examples counted exactly: the precision is a multiple of 1/50.
   assert round(event.value * 50, 4) == round(event.value * 50)
@@ -198,9 +211,8 @@ def test_misspelled_flag_is_an_error_with_a_suggestion(tmp_path):
   assert proc.returncode != 0 and 'run_once' in proc.stderr
 
 
-def test_resume_nothing_to_do_and_fresh(data_dir, tmp_path):
-  train_dir = str(tmp_path / 'train')
-  _train(data_dir, train_dir, 20)
+def test_resume_nothing_to_do_and_fresh(data_dir, trained, tmp_path):
+  train_dir = copy_of(trained[1], tmp_path, 'train')  # At step 20.
   out = _train(data_dir, train_dir, 40).stdout
   assert 'Resuming from the checkpoint at step 20.' in out
   assert [int(s) for s in LOG_LINE.findall(out)] == [20, 30]
