@@ -12,6 +12,7 @@ cannot take, and load numpy only after FOR_DISABLE_CONSOLE_CTRL_HANDLER=1.
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -121,12 +122,16 @@ def test_cifar10_lab_as_on_windows(cifar_data, tmp_path):
                             '100000'] + flags, log)
   try:
     wait_for_line(log, ': step 10, loss = ', first)
+    # Paused while the second starts: the lock is held all the same, and
+    # the first's steps meanwhile cost seconds of CPU that prove nothing.
+    first.send_signal(signal.SIGSTOP)
     code, _, err = run_as_windows(['cifar10/cifar10_train.py', '--max_steps',
                                    '5'] + flags, check=False)
     assert code == 1
     assert err.splitlines()[-1].startswith(
         'cifar10_train: error: another trainer is using --train_dir %s (pid '
         '%d, ' % (train, first.pid)), err
+    first.send_signal(signal.SIGCONT)
     first.send_signal(SIGBREAK)
     first.wait(timeout=TIMEOUT)
   finally:
