@@ -18,6 +18,7 @@ import time
 import pytest
 import tensorflow as tf
 
+from cifar10 import cifar10_train
 from cifar10 import train_folder
 from conftest import REPO, SIGNAL_INSIDE_TF_ERROR, program_env, run_program
 from conftest import build_once, copy_of
@@ -143,10 +144,14 @@ def two_checkpoints(data_dir, shared_dir, tmp_path):
   """A train_dir with model.ckpt-0, -4 and -8, the state naming 8.
 
   Trained once for the whole run; each test gets a copy it may damage.
+  cifar10_train's own training in this process, as the program runs it
+  with _args: its checkpoints, without two TensorFlow start-ups.
   """
   def train(train_dir):
-    run_program(_args(data_dir, train_dir, 4))
-    run_program(_args(data_dir, train_dir, 8))
+    for steps in (4, 8):
+      assert cifar10_train.train(
+          data_dir=data_dir, batch_size=8, pipeline='dataset',
+          train_dir=train_dir, max_steps=steps, log_frequency=1) == steps
   train_dir = copy_of(build_once(shared_dir, 'two_checkpoints', train),
                       tmp_path, 'train')
   assert [os.path.basename(p) for p in sorted(

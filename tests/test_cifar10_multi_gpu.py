@@ -17,6 +17,7 @@ import tensorflow as tf
 import testdata
 from cifar10 import cifar10
 from cifar10 import cifar10_multi_gpu_train as multi
+from cifar10 import cifar10_train
 from conftest import program_env
 from conftest import REPO
 from conftest import run_program
@@ -251,8 +252,11 @@ def test_resumes_cifar10_train_checkpoint_and_stops_on_sigterm(tmp_path,
   train_dir = str(tmp_path / 'train')
   common = ['--data_dir', data_dir, '--train_dir', train_dir,
             '--batch_size', '4', '--log_frequency', '2']
-  run_program([os.path.join('cifar10', 'cifar10_train.py'), '--max_steps',
-               '2'] + common)
+  # cifar10_train's own training, in this process: its checkpoint, without
+  # a TensorFlow start-up of its own (the program is run in other tests).
+  assert cifar10_train.train(data_dir=data_dir, batch_size=4,
+                             train_dir=train_dir, max_steps=2,
+                             log_frequency=2) == 2
   proc = subprocess.Popen(
       [sys.executable, '-m', 'cifar10.cifar10_multi_gpu_train', '--num_gpus',
        '2', '--tower_device', 'cpu', '--max_steps', '100000'] + common,

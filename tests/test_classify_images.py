@@ -16,7 +16,7 @@ from test_handwriting_pad import _numpy_fc
 from test_handwriting_pad import fc_log_dir  # noqa: F401 (a fixture)
 
 import testdata
-from cifar10 import cifar10, cifar10_input
+from cifar10 import cifar10, cifar10_input, cifar10_train
 from mnist import digit_image, input_data, mnist_deep
 from cifar10 import classify_images as ci
 from cifar10 import image_files
@@ -152,13 +152,17 @@ def test_mnist_program_prints_top_k_lines(fc_log_dir, tmp_path):  # noqa: F811
 
 @pytest.fixture(scope='module')
 def cifar_train_dir(tmp_path_factory):
-  """A 30-step cifar10_train run: the program's own checkpoint format."""
+  """A 30-step cifar10_train run: the program's own checkpoint format.
+
+  cifar10_train's own training, in this process: the checkpoint the program
+  writes, without a TensorFlow start-up of its own.
+  """
   data = str(tmp_path_factory.mktemp('cifar'))
   testdata.make_cifar10_dir(data, n=100)
   train_dir = str(tmp_path_factory.mktemp('cifar_train'))
-  run_program(['-m', 'cifar10.cifar10_train', '--data_dir', data,
-               '--train_dir', train_dir, '--max_steps', '30',
-               '--batch_size', '16', '--log_frequency', '10'])
+  assert cifar10_train.train(data_dir=data, batch_size=16,
+                             train_dir=train_dir, max_steps=30,
+                             log_frequency=10) == 30
   return train_dir
 
 

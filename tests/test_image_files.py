@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from cifar10 import image_files
+from mnist import fully_connected_feed
 from conftest import REPO, program_env
 
 GIB = 1 << 30
@@ -95,11 +96,11 @@ def test_huge_jpeg_is_decoded_smaller():
 
 @pytest.fixture(scope='module')
 def checkpoint_dir(tmp_path_factory):
+  # The program's own training function, in this process: the checkpoint
+  # the program writes, without a TensorFlow start-up of its own.
   folder = str(tmp_path_factory.mktemp('fc'))
-  subprocess.run([sys.executable, '-m', 'mnist.fully_connected_feed',
-                  '--fake_data', '--max_steps', '2', '--log_dir', folder],
-                 cwd=REPO, env=program_env(), capture_output=True,
-                 check=True, timeout=300)
+  fully_connected_feed.run_training(None, folder, max_steps=2,
+                                    fake_data=True)
   return folder
 
 
