@@ -281,7 +281,9 @@ def inference(images, model=None, use_fp16=None):
     model: 'cifar10' (the tutorial's network) or 'vgg16'
       (cifar10_vgg16.inference); None: --model.
     use_fp16: float16 variables and arithmetic (float32 images are cast);
-      None: --use_fp16, or float16 images.
+      None: --use_fp16, or float16 images. bfloat16 images (from
+      mixed_precision.model_images) make bfloat16 arithmetic with float32
+      variables, and float32 logits.
 
   Returns:
     Logits [batch, NUM_CLASSES].

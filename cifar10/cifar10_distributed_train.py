@@ -238,6 +238,7 @@ def build_worker_graph(cluster, task_index, sync_replicas=False,
     with tf.device(worker_device + '/cpu:0'):
       images, labels = cifar10.distorted_inputs(data_dir, batch_size,
                                                 pipeline, use_fp16)
+    images = mixed_precision_lib.model_images(images, mode)
     loss = cifar10.loss(cifar10.inference(images, model), labels)
     train_op = cifar10.train(loss, global_step, batch_size, model,
                              wrap_optimizer=wrap)

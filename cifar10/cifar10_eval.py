@@ -181,7 +181,8 @@ class _EvalGraph(object):
       images, labels = cifar10.inputs(eval_data == 'test', data_dir,
                                       batch_size, pipeline, use_fp16,
                                       num_epochs=1)
-      logits = cifar10.inference(images, model)
+      logits = cifar10.inference(
+          mixed_precision_lib.model_images(images, mode), model)
       self.top_k_op = tf.nn.in_top_k(predictions=tf.cast(logits, tf.float32),
                                      targets=labels, k=1)
       # Restore the moving average version of the learned variables: they

@@ -6,6 +6,7 @@ Summary of available functions:
  # L2 weight-decay term in the 'losses' collection.
  var = variable_on_cpu(name, shape, initializer, dtype)
  var = variable_with_weight_decay(name, shape, stddev, wd, dtype)
+ dtype = variable_dtype(x)   # x's, but float32 for bfloat16 layers
 
  # Layers in their own variable scope, with their activation summaries.
  out = conv(x, name, shape, stddev, wd, bias)   # SAME conv, stride 1, ReLU
@@ -137,11 +138,25 @@ def variable_with_weight_decay(name, shape, stddev, wd, dtype):
   return var
 
 
+def variable_dtype(x):
+  """The dtype of a layer's variables for input x: x's own (float32, or
+  float16 with --use_fp16), except bfloat16, whose layers keep float32
+  variables and compute in bfloat16 (--mixed_precision on such a CPU)."""
+  return tf.float32 if x.dtype == tf.bfloat16 else x.dtype
+
+
+def _as(variable, x):
+  # The variable in x's dtype for the arithmetic (a no-op unless bfloat16).
+  return tf.cast(variable, x.dtype)
+
+
 def conv(x, name, shape, stddev, wd, bias):
   """A SAME convolution with stride 1, bias and ReLU, in variable scope name.
 
   Args:
-    x: [batch, height, width, channels] input; its dtype is the variables'.
+    x: [batch, height, width, channels] input; its dtype is the variables'
+      and the arithmetic's (bfloat16: float32 variables, see
+      variable_dtype).
     name: the layer's name (variable scope, output op, summaries).
     shape: the kernel [height, width, in_channels, out_channels].
     stddev: the kernel's initial truncated-normal spread.
@@ -153,11 +168,12 @@ def conv(x, name, shape, stddev, wd, bias):
   """
   with tf1.variable_scope(name) as scope:
     kernel = variable_with_weight_decay('weights', shape=shape, stddev=stddev,
-                                        wd=wd, dtype=x.dtype)
-    convolved = tf.nn.conv2d(x, kernel, [1, 1, 1, 1], padding='SAME')
+                                        wd=wd, dtype=variable_dtype(x))
+    convolved = tf.nn.conv2d(x, _as(kernel, x), [1, 1, 1, 1], padding='SAME')
     biases = variable_on_cpu('biases', [shape[-1]],
-                             tf1.constant_initializer(bias), x.dtype)
-    out = tf.nn.relu(tf.nn.bias_add(convolved, biases), name=scope.name)
+                             tf1.constant_initializer(bias), variable_dtype(x))
+    out = tf.nn.relu(tf.nn.bias_add(convolved, _as(biases, x)),
+                     name=scope.name)
   activation_summary(out)
   return out
 
@@ -166,26 +182,33 @@ def local(x, name, shape, stddev, wd, bias, relu=True):
   """A fully connected layer: x * weights + biases, then ReLU if relu.
 
   Args:
-    x: [batch, inputs] input; its dtype is the variables'.
+    x: [batch, inputs] input; its dtype is the variables' and the
+      arithmetic's (bfloat16: float32 variables, see variable_dtype).
     name: the layer's name (variable scope, output op, summaries).
     shape: the weights [inputs, outputs].
     stddev: the weights' initial truncated-normal spread.
     wd: weight decay factor of the weights, or None.
     bias: the biases' initial value.
-    relu: apply ReLU (False for the linear logits layer).
+    relu: apply ReLU (False for the linear logits layer, whose output is
+      float32 when x is bfloat16).
 
   Returns:
     The layer's output, named '<name>/<name>'.
   """
   with tf1.variable_scope(name) as scope:
     weights = variable_with_weight_decay('weights', shape=shape,
-                                         stddev=stddev, wd=wd, dtype=x.dtype)
+                                         stddev=stddev, wd=wd,
+                                         dtype=variable_dtype(x))
     biases = variable_on_cpu('biases', [shape[-1]],
-                             tf1.constant_initializer(bias), x.dtype)
+                             tf1.constant_initializer(bias), variable_dtype(x))
+    product = tf.matmul(x, _as(weights, x))
     if relu:
-      out = tf.nn.relu(tf.matmul(x, weights) + biases, name=scope.name)
+      out = tf.nn.relu(product + _as(biases, x), name=scope.name)
     else:
-      out = tf.add(tf.matmul(x, weights), biases, name=scope.name)
+      # The logits: from bfloat16 arithmetic they leave in float32, where
+      # the softmax, the loss and evaluation's comparisons run.
+      out = tf.add(tf.cast(product, variable_dtype(x)), biases,
+                   name=scope.name)
   activation_summary(out)
   return out
 
@@ -315,7 +338,8 @@ def lrn(x, name, depth_radius=LRN_DEPTH_RADIUS, bias=LRN_BIAS,
   of either graph restore in the other.
 
   Args:
-    x: [batch, height, width, channels], float32 or float16.
+    x: [batch, height, width, channels], float32, float16 or bfloat16
+      (computed in float32, the output cast back).
     name: the output's name (the layer's: 'norm1').
     depth_radius, bias, alpha, beta: as tf.nn.lrn; the defaults are the
       tutorial's.
@@ -323,6 +347,14 @@ def lrn(x, name, depth_radius=LRN_DEPTH_RADIUS, bias=LRN_BIAS,
   Returns:
     x normalized, of x's shape and dtype, named `name`.
   """
+  if x.dtype == tf.bfloat16:
+    # In float32 between two casts: XLA's CPU backend runs the fused LRN's
+    # bfloat16 arithmetic about 4x slower than its float32 (40 against 9
+    # ms a step, machine C), and tf.nn.lrn has no bfloat16 kernel on CPUs.
+    with tf1.name_scope(name) as scope:  # Its output is named `name`.
+      y = lrn(tf.cast(x, tf.float32), 'float32', depth_radius, bias, alpha,
+              beta)
+      return tf.cast(y, tf.bfloat16, name=scope)
   if fused_lrn_wanted(x):
     return _fused_lrn(x, name, depth_radius, bias, alpha, beta)
   return tf.nn.lrn(x, depth_radius, bias=bias, alpha=alpha, beta=beta,

@@ -271,6 +271,7 @@ def train(*, num_towers=1, tower_device='gpu', scale_lr_schedule=False,
     # One input pipeline for all towers, on the CPU so the GPUs only train.
     images, labels = cifar10.distorted_inputs(
         data_dir, batch_size * num_towers, pipeline, use_fp16)
+    images = mixed_precision_lib.model_images(images, mode)
     train_op, loss, summary_op = build_train_op(
         images, labels, global_step, devices, batch_size, scale_lr_schedule,
         model, mixed_precision_lib.optimizer_wrapper(mode))

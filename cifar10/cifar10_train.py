@@ -91,7 +91,8 @@ def train(*, data_dir=cifar10.DATA_DIR, batch_size=cifar10.BATCH_SIZE,
 
     # Build a Graph that computes the logits predictions from the
     # inference model.
-    logits = cifar10.inference(images, model)
+    logits = cifar10.inference(
+        mixed_precision_lib.model_images(images, mode), model)
 
     # Calculate loss.
     loss = cifar10.loss(logits, labels)

@@ -260,8 +260,7 @@ def main(argv=None):
                        '--checkpoint_dir at its folder' % e) from None
     mode = mixed_precision.choose(flags.mixed_precision, PROG,
                                   training=False)
-    model = trained_models.load_model(
-        checkpoint_dir, flags.model, mixed_precision.session_config(mode))
+    model = trained_models.load_model(checkpoint_dir, flags.model, mode)
     names = class_names(model.name, flags.data_dir)
   except ValueError as e:
     sys.exit('%s: error: %s' % (PROG, e))

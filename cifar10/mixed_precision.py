@@ -1,14 +1,18 @@
 """--mixed_precision: bfloat16 on CPUs that have it, float16 on GPUs.
 
-The model stays the tutorial's float32 graph, with float32 variables,
-moving averages and checkpoints; a TensorFlow graph rewrite runs the
-arithmetic in a 16-bit type where that is faster and safe:
+The model keeps the tutorial's float32 variables, moving averages and
+checkpoints; the arithmetic runs in a 16-bit type where that is faster and
+safe:
 
-  GPU                          float16 (grappler's auto_mixed_precision), with
-                               dynamic loss scaling of the gradients
-  CPU with AVX-512 BF16, AMX   bfloat16 (oneDNN's auto_mixed_precision_onednn_
-                               bfloat16); bfloat16 has float32's range, so no
-                               loss scaling is needed
+  GPU                          float16 by grappler's graph rewrite
+                               (auto_mixed_precision), with dynamic loss
+                               scaling of the gradients
+  CPU with AVX-512 BF16, AMX   bfloat16 written into the graph: bfloat16
+                               images in (model_images), each layer casts its
+                               float32 variables (cifar10_layers), the LRN
+                               runs in float32, the logits leave in float32;
+                               bfloat16 has float32's range, so no loss
+                               scaling is needed
   any other CPU                float32, and one line saying why: there the
                                16-bit types are emulated, slower than float32
 
@@ -19,7 +23,8 @@ idea: float16 variables, no loss scaling.)
 Summary of available functions:
 
  mode = choose(requested, prog)         # 'float32', 'bfloat16' or 'float16'
- config = session_config(mode, config)  # the rewrite, in a ConfigProto
+ images = model_images(images, mode)    # bfloat16 images for 'bfloat16'
+ config = session_config(mode, config)  # float16's rewrite, in a ConfigProto
  wrap = optimizer_wrapper(mode)         # for cifar10.train: None, or
  opt = loss_scale_optimizer(opt)        # float16's dynamic loss scaling
  keep_loss_scale_out_of_checkpoints()   # its variables are local ones
@@ -188,12 +193,37 @@ def choose(requested, prog, training=True, use_fp16=False):
   return mode
 
 
-def session_config(mode, config=None):
+def model_images(images, mode):
+  """The images as the model takes them in mode's arithmetic.
+
+  bfloat16: cast, so that the layers compute in bfloat16 with float32
+  variables (cifar10_layers.variable_dtype), the LRN in float32, the logits
+  float32. That arithmetic is written into the graph rather than left to
+  oneDNN's rewrite, which also took the XLA-fused LRN into bfloat16, where
+  it ran about 4x slower than in float32 and ate most of the gain.
+
+  Args:
+    images: the float32 images of distorted_inputs() or inputs().
+    mode: one of MODES.
+
+  Returns:
+    The images, cast to bfloat16 for 'bfloat16'.
+  """
+  return tf.cast(images, tf.bfloat16) if mode == 'bfloat16' else images
+
+
+def session_config(mode, config=None, written=True):
   """A ConfigProto whose graph rewrite runs the model in mode's arithmetic.
+
+  float16 (GPUs): grappler's auto_mixed_precision. bfloat16: none where
+  model_images() wrote it into the graph (written, the CIFAR-10 models),
+  else oneDNN's auto_mixed_precision_onednn_bfloat16 (the MNIST models
+  classify_images restores).
 
   Args:
     mode: one of MODES.
     config: a ConfigProto to add to (it is copied), or None.
+    written: whether the graph was built for mode (model_images).
 
   Returns:
     The ConfigProto.
@@ -202,7 +232,7 @@ def session_config(mode, config=None):
   if config is not None:
     result.CopyFrom(config)
   rewrite = result.graph_options.rewrite_options
-  if mode == 'bfloat16':
+  if mode == 'bfloat16' and not written:
     rewrite.auto_mixed_precision_onednn_bfloat16 = (
         rewriter_config_pb2.RewriterConfig.ON)
   elif mode == 'float16':

@@ -24,6 +24,7 @@ import tensorflow as tf
 from cifar10 import cifar10
 from cifar10 import cifar10_cli
 from cifar10 import cifar10_input
+from cifar10 import mixed_precision
 from mnist import trained_models as mnist_models
 from mnist.trained_models import latest_checkpoint
 from mnist.trained_models import Model  # noqa: F401 (part of this API)
@@ -61,7 +62,7 @@ def model_in(checkpoint):
         checkpoint, ', '.join(MODELS))) from None
 
 
-def _cifar10_graph(name, use_fp16):
+def _cifar10_graph(name, use_fp16, mode):
   """A build() for restore(): a CIFAR-10 model on uint8 32x32 images."""
 
   def build():
@@ -69,6 +70,7 @@ def _cifar10_graph(name, use_fp16):
     crops = cifar10_input.crop_images(images)
     if use_fp16:
       crops = tf.cast(crops, tf.float16)
+    crops = mixed_precision.model_images(crops, mode)
     return images, cifar10.inference(crops, name)
 
   def averages():
@@ -78,15 +80,15 @@ def _cifar10_graph(name, use_fp16):
   return build, averages
 
 
-def load_model(path, model=None, config=None):
+def load_model(path, model=None, mode='float32'):
   """Restores the newest checkpoint of a folder for inference.
 
   Args:
     path: a trainer's log or train dir, or a checkpoint path prefix.
     model: one of MODELS to insist on, or None for whichever it holds
       ('cifar10' and 'vgg16' are told apart too).
-    config: the session's tf.compat.v1.ConfigProto (mixed_precision's
-      session_config, say).
+    mode: the arithmetic, as mixed_precision.choose() gives it ('float32',
+      'bfloat16' or 'float16').
 
   Returns:
     A Model (see the module docstring for its inputs).
@@ -98,8 +100,11 @@ def load_model(path, model=None, config=None):
   checkpoint = latest_checkpoint(path)
   found = model_in(checkpoint)
   mnist_models.check_model(checkpoint, found, model)
-  if found in MNIST_MODELS:
-    return mnist_models.load_model(checkpoint, found, config)
+  if found in MNIST_MODELS:  # mnist's graphs: bfloat16 by the rewrite.
+    return mnist_models.load_model(checkpoint, found,
+                                   mixed_precision.session_config(
+                                       mode, written=False))
   use_fp16 = cifar10.describe_checkpoint(checkpoint)[1]
-  build, averages = _cifar10_graph(found, use_fp16)
-  return restore(build, found, checkpoint, averages, config)
+  build, averages = _cifar10_graph(found, use_fp16, mode)
+  return restore(build, found, checkpoint, averages,
+                 mixed_precision.session_config(mode))

@@ -42,8 +42,9 @@ from TensorFlow's own trace, summed by layer and direction (step_profile.py).
 Precision (--precision_runs N): N fresh cifar10_train runs of
 --precision_steps (1000) per mode, each evaluated by cifar10_eval; mean,
 standard deviation and range.
-Accuracy (--accuracy_steps): cifar10_train to each step count in turn
-(resuming in --work_dir, so a long run can span several sittings), then
+Accuracy (--accuracy_steps): for each of --modes, cifar10_train to each
+step count in turn (resuming in --work_dir, so a long run can span several
+sittings), then
 cifar10_eval --run_once (precision_vs_steps --tutorial cifar10 does this
 with a CSV and plots).
 
@@ -169,15 +170,16 @@ def eval_seconds(data_dir, train_dir, eval_dir, num_examples):
   return in_process, whole, precision
 
 
-def accuracy(data_dir, work_dir, steps_list, model='cifar10'):
+def accuracy(data_dir, work_dir, steps_list, model='cifar10', mode='float32'):
   """Trains to each step count in turn and evaluates; prints each result."""
+  folder = os.path.join(work_dir, 'accuracy_%s_' + model + '_' + mode)
   for steps in steps_list:
     precision, trained = program_runs.train_and_eval(
-        data_dir, os.path.join(work_dir, 'accuracy_train_' + model),
-        os.path.join(work_dir, 'accuracy_eval_' + model), steps,
-        ['--model', model])
-    print('| %s | %d | %.3f | %.0f s (this sitting) |' % (
-        model, steps, precision, trained))
+        data_dir, folder % 'train', folder % 'eval', steps,
+        ['--model', model] + program_runs.mode_flags(mode),
+        program_runs.mode_flags(mode))
+    print('| %s %s | %d | %.3f | %.0f s (this sitting) |' % (
+        model, mode, steps, precision, trained))
     sys.stdout.flush()
 
 
@@ -407,8 +409,10 @@ def main():
     print('| model | steps | cifar10_eval | training time |')
     print('|---|---|---|---|')
     for model in models:
-      accuracy(args.data_dir, args.work_dir,
-               [int(s) for s in args.accuracy_steps.split(',')], model)
+      for mode in args.modes.split(','):
+        accuracy(args.data_dir, args.work_dir,
+                 [int(s) for s in args.accuracy_steps.split(',')], model,
+                 mode)
 
 
 if __name__ == '__main__':

@@ -199,12 +199,19 @@ def test_checkpoint_of_the_tf_nn_lrn_graph_restores_in_the_fused_one(
                              atol=1e-5 * np.abs(want).max())
 
 
-def _loss_and_gradients(images, labels, weights, config):
-  """The model's loss and gradients at weights, in a session of config."""
-  with tf.Graph().as_default():
+def _loss_and_gradients(images, labels, weights, config, mode='float32'):
+  """The model's loss and gradients at weights, in a session of config,
+  the graph built for mode's arithmetic."""
+  with tf.Graph().as_default() as graph:
     feed = tf1.placeholder(tf.float32, images.shape)
-    loss = cifar10.loss(cifar10.inference(feed, 'cifar10', False),
+    loss = cifar10.loss(cifar10.inference(
+        mixed_precision.model_images(feed, mode), 'cifar10', False),
                         tf.constant(labels))
+    # The float types the LRN's own ops (not the casts around it) compute.
+    _loss_and_gradients.lrn_dtypes = {
+        t.dtype for op in graph.get_operations()
+        if op.name.startswith(('norm1/float32/', 'norm2/float32/'))
+        for t in op.outputs if t.dtype.is_floating}
     variables = tf1.trainable_variables()
     gradients = tf.gradients(loss, variables)
     with tf1.Session(config=config) as sess:
@@ -215,21 +222,25 @@ def _loss_and_gradients(images, labels, weights, config):
       return sess.run([loss, gradients, variables], {feed: images})
 
 
-def test_bfloat16_rewrite_treats_both_ways_alike(monkeypatch):
-  # --mixed_precision's graph rewrite reaches into the fused LRN's ops (it
-  # leaves tf.nn.lrn's in float32): a step must be no further from float32
-  # arithmetic than with tf.nn.lrn.
+def test_bfloat16_graph_runs_the_lrn_in_float32_and_stays_close():
+  # --mixed_precision on a bfloat16 CPU writes bfloat16 into the graph
+  # (mixed_precision.model_images) with the LRN in float32 between casts,
+  # where oneDNN's rewrite took the fused LRN into slow bfloat16 too. A step
+  # must be no further from float32 arithmetic than the rewrite's was.
   if not mixed_precision.cpu_has_bfloat16():
-    pytest.skip('no bfloat16 arithmetic on this CPU: no rewrite to check')
+    pytest.skip('no bfloat16 arithmetic on this CPU: no bfloat16 graph')
   rng = np.random.RandomState(4)
   images = rng.randn(32, 24, 24, 3).astype(np.float32)
   labels = rng.randint(0, 10, 32).astype(np.int32)
-  bf16 = mixed_precision.session_config('bfloat16')
   _, exact, weights = _loss_and_gradients(images, labels, None, None)
-  _, fused, _ = _loss_and_gradients(images, labels, weights, bf16)
-  monkeypatch.setattr(cifar10_layers, 'xla_available', lambda: False)
-  _, original, _ = _loss_and_gradients(images, labels, weights, bf16)
-  for want, got, theirs in zip(exact, fused, original, strict=True):
+  _, written, _ = _loss_and_gradients(
+      images, labels, weights, mixed_precision.session_config('bfloat16'),
+      'bfloat16')
+  assert _loss_and_gradients.lrn_dtypes == {tf.float32}
+  _, rewritten, _ = _loss_and_gradients(
+      images, labels, weights,
+      mixed_precision.session_config('bfloat16', written=False))
+  for want, got, theirs in zip(exact, written, rewritten, strict=True):
     scale = np.abs(want).max()
     error = np.abs(got - want).max() / scale
     assert 0 < error <= 1.2 * np.abs(theirs - want).max() / scale + 1e-3

@@ -140,7 +140,9 @@ def test_mixed_precision_and_use_fp16_exclude_each_other():
 
 def test_session_config_sets_one_rewrite():
   base = tf1.ConfigProto(log_device_placement=True)
-  bf16 = mixed_precision.session_config('bfloat16', base)
+  # bfloat16 written into the graph needs no rewrite; a graph built in
+  # float32 (the MNIST models classify_images restores) gets oneDNN's.
+  bf16 = mixed_precision.session_config('bfloat16', base, written=False)
   fp16 = mixed_precision.session_config('float16', base)
   fp32 = mixed_precision.session_config('float32', base)
   rewrite = bf16.graph_options.rewrite_options
@@ -148,16 +150,19 @@ def test_session_config_sets_one_rewrite():
   assert rewrite.auto_mixed_precision != ON
   assert fp16.graph_options.rewrite_options.auto_mixed_precision == ON
   assert fp32 == base and bf16.log_device_placement
+  assert mixed_precision.session_config('bfloat16', base) == base
   assert not base.graph_options.rewrite_options.auto_mixed_precision  # Copied.
 
 
-def _run_step_graph(config):
-  """Runs one cifar10 training step; returns the dtypes the session ran."""
+def _run_step_graph(config, mode='float32'):
+  """Runs one cifar10 training step, the graph built for mode's arithmetic;
+  returns the dtypes the session ran, by op."""
   with tf.Graph().as_default():
     global_step = tf1.train.get_or_create_global_step()
     images = tf.constant(np.random.RandomState(0).randn(8, 24, 24, 3),
                          tf.float32)
-    loss = cifar10.loss(cifar10.inference(images),
+    loss = cifar10.loss(cifar10.inference(
+        mixed_precision.model_images(images, mode)),
                         tf.constant(np.arange(8) % 10, tf.int32))
     train_op = cifar10.train(loss, global_step, 8)
     with tf1.Session(config=config) as sess:
@@ -169,17 +174,29 @@ def _run_step_graph(config):
           for op in graph.node}
 
 
-def test_bfloat16_rewrite_runs_the_model_in_bfloat16():
+def test_bfloat16_runs_the_model_in_bfloat16_with_float32_variables():
   if not mixed_precision.cpu_has_bfloat16():
     pytest.skip('this CPU (%s) has no AVX-512 BF16 or AMX, so TensorFlow '
-                'does not rewrite the graph to bfloat16 here'
+                'has no bfloat16 arithmetic here'
                 % mixed_precision.cpu_model())
-  ran = _run_step_graph(mixed_precision.session_config('bfloat16'))
-  bf16_ops = {op for op, attrs in ran.items() if 'DT_BFLOAT16' in attrs}
-  # oneDNN's kernels keep the op's name inside theirs: _MklMatMul,
-  # _MklNativeConv2DBackpropFilter.
-  assert any(name in op for op in bf16_ops for name in ('Conv2D', 'MatMul')
-             ), sorted(bf16_ops)
+  for ran in (_run_step_graph(mixed_precision.session_config('bfloat16'),
+                              'bfloat16'),
+              # And oneDNN's rewrite, for graphs not written in bfloat16.
+              _run_step_graph(mixed_precision.session_config(
+                  'bfloat16', written=False))):
+    bf16_ops = {op for op, attrs in ran.items() if 'DT_BFLOAT16' in attrs}
+    # oneDNN's kernels keep the op's name inside theirs: _MklMatMul,
+    # _MklNativeConv2DBackpropFilter; each convolution's three ops.
+    for name in ('Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput',
+                 'MatMul'):
+      assert any(name in op for op in bf16_ops), (name, sorted(bf16_ops))
+  with tf.Graph().as_default():
+    images = tf1.placeholder(tf.float32, [None, 24, 24, 3])
+    logits = cifar10.inference(
+        mixed_precision.model_images(images, 'bfloat16'))
+    assert logits.dtype == tf.float32
+    assert {v.dtype.base_dtype for v in tf1.global_variables()} == {
+        tf.float32}
 
 
 def test_without_bfloat16_hardware_the_graph_stays_float32():
@@ -187,7 +204,8 @@ def test_without_bfloat16_hardware_the_graph_stays_float32():
     pytest.skip('this CPU has bfloat16 arithmetic: the rewrite applies')
   # Why --mixed_precision says it stays float32 here: TensorFlow would not
   # rewrite the graph anyway.
-  ran = _run_step_graph(mixed_precision.session_config('bfloat16'))
+  ran = _run_step_graph(mixed_precision.session_config('bfloat16',
+                                                       written=False))
   assert ran and not any('DT_BFLOAT16' in a for a in ran.values())
 
 
