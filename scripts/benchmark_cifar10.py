@@ -137,7 +137,8 @@ def model_only_rate(batch_size, steps, model='cifar10', mode='float32',
     images = tf.constant(rng.randn(batch_size, 24, 24, 3).astype(np.float32))
     labels = tf.constant(rng.randint(0, 10, batch_size).astype(np.int32))
     global_step = tf1.train.get_or_create_global_step()
-    loss = cifar10.loss(cifar10.inference(images, model), labels)
+    loss = cifar10.loss(cifar10.inference(
+        mixed_precision.model_images(images, chosen), model), labels)
     train_op = cifar10.train(
         loss, global_step, batch_size,
         wrap_optimizer=mixed_precision.optimizer_wrapper(chosen))

@@ -157,8 +157,8 @@ def profile_step(batch_size=128, steps=10, warmup=10, model='cifar10',
     warmup: steps run first (XLA compiles, oneDNN picks its kernels).
     model: 'cifar10' (the tutorial's) or 'vgg16' (its ops go to 'other').
     mode: the arithmetic, as mixed_precision.choose() names it: 'float32',
-      or 'bfloat16' (the graph rewrite --mixed_precision asks for; the
-      casts it adds are charged to the layer they serve).
+      or 'bfloat16' (the graph --mixed_precision builds; its casts are
+      charged to the layer they serve).
 
   Returns:
     {'wall_ms': median of untraced steps, 'groups': {row: ms/step} by
@@ -178,7 +178,8 @@ def profile_step(batch_size=128, steps=10, warmup=10, model='cifar10',
         [batch_size, 24, 24, 3])
     labels = tf.constant(rng.randint(0, 10, batch_size).astype(np.int32))
     global_step = tf1.train.get_or_create_global_step()
-    loss = cifar10.loss(cifar10.inference(images, model, False), labels)
+    loss = cifar10.loss(cifar10.inference(
+        mixed_precision.model_images(images, mode), model, False), labels)
     train_op = cifar10.train(loss, global_step, batch_size, model)
     summary_op = tf1.summary.merge_all()
     with tf1.Session(config=mixed_precision.session_config(mode)) as sess:
