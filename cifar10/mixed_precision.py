@@ -121,7 +121,11 @@ def cpu_has_bfloat16(cpuinfo=None):
     True or False; None where the system does not tell (no /proc/cpuinfo:
     Windows, macOS).
   """
-  found = bfloat16_class(cpuinfo)
+  return _has(bfloat16_class(cpuinfo))
+
+
+def _has(found):
+  # bfloat16_class's answer as True, False or None.
   return None if found is None else found is not False
 
 
@@ -158,27 +162,25 @@ def choose(requested, prog, training=True, use_fp16=False):
     raise ValueError('--mixed_precision and --use_fp16 are two ways to 16-bit '
                      'arithmetic: pick one (--use_fp16 is the original\'s '
                      'float16 variables without loss scaling)')
+  found = bfloat16_class()  # Read once: /proc/cpuinfo, or FORCE_ENV.
+  speedup, said, where = MEASURED.get(found, (0, '', ''))
   if not requested:
     if use_fp16:
       return 'float32'  # The graph itself is float16: nothing to rewrite.
-    speedup, said, where = MEASURED.get(bfloat16_class(), (0, '', ''))
     if training and speedup >= TIP_WORTH and not _have_gpu():
       print('%s: tip: this CPU (%s) has %s; with --mixed_precision '
             'cifar10_train ran %s as fast at the same precision on such a '
-            'CPU (%s).' % (prog, cpu_model(), _NAMES[bfloat16_class()],
-                           said, where))
+            'CPU (%s).' % (prog, cpu_model(), _NAMES[found], said, where))
     return 'float32'
   measured = ''
   if _have_gpu():
     mode = 'float16'
-  elif cpu_has_bfloat16():
+  elif _has(found):
     mode = 'bfloat16'
-    speedup, said, where = MEASURED.get(bfloat16_class(), (0, '', ''))
-    if said:
-      # Said either way: where it barely pays, the user hears it here.
+    if said:  # What it bought on such a CPU, said as it starts.
       measured = ' On CPUs with %s it ran %s as fast as float32 (%s).' % (
-          _NAMES[bfloat16_class()], said, where)
-  elif cpu_has_bfloat16() is None:
+          _NAMES[found], said, where)
+  elif _has(found) is None:
     print('%s: --mixed_precision: this system does not tell whether its CPU '
           'has bfloat16 arithmetic (only Linux does, in /proc/cpuinfo) and '
           'there is no GPU; this runs in float32.' % prog)
