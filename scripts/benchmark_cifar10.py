@@ -66,6 +66,16 @@ students' CPUs; Zen 4 runs AVX-512 at half width, so little changed):
 conv2 gradients 67.1, forward 14.9; conv1 gradient 6.3, forward 3.8; LRN
 gradients 4.0, forward 1.7; local3 5.4; pooling 6.4; updates 3.2; all ops
 113.8, in a step of 84.1 ms wall.
+The same, float32 / --mixed_precision's bfloat16 (--modes float32,mixed
+--profile, AVX-512 BF16 without AMX, quiet, 7 Dec 2026, one sitting):
+conv2 gradients 59.4 / 41.4, forward 15.1 / 7.5; conv1 gradient 8.4 /
+6.5, forward 4.8 / 3.0; LRN gradients 5.3 / 6.1, forward 2.4 / 2.4
+(float32 inside, the casts fused); local3 6.3 / 3.3; pooling 4.0 / 2.7;
+updates and averages 2.7 / 3.3; all ops 109.8 / 77.7, in steps of 76.2 /
+60.0 ms wall (other sittings: 74-84 / 46-57). bfloat16 doubles the
+forward convolution's rate (3.77 GFLOP in 7.5 ms, about 500 GFLOP/s) but
+its gradients gain 1.4-1.7x: at the forward rate conv2's gradients would
+take about 15 ms of op time, not 41, and a step 40-45 ms, 1.7-1.9x float32.
 """
 
 import argparse
@@ -360,8 +370,9 @@ def main():
                       help='Speed: measure only (L), (a) and (p), not the '
                       'programs.')
   parser.add_argument('--profile', action='store_true',
-                      help='Also print where a float32 training step of the '
-                      'tutorial\'s model goes, layer by layer.')
+                      help='Also print where a training step of the '
+                      'tutorial\'s model goes, layer by layer, in each of '
+                      '--modes.')
   parser.add_argument('--keras_peer', metavar='POLICY',
                       help='Internal: print the Keras peer\'s examples/sec '
                       'with this policy, then exit.')

@@ -85,13 +85,13 @@ def test_bfloat16_without_amx_says_what_it_measured(monkeypatch, capsys):
   assert mixed_precision.choose(True, 'prog') == 'bfloat16'
   assert capsys.readouterr().out == (
       'prog: mixed precision: bfloat16 arithmetic, float32 variables and '
-      'checkpoints. On CPUs with AVX-512 BF16 (no AMX) it ran 1.35-1.44x as '
+      'checkpoints. On CPUs with AVX-512 BF16 (no AMX) it ran 1.35-1.47x as '
       'fast as float32 (a 2-core AMD EPYC Zen 4 VM, December 2026).\n')
   # And a float32 trainer there hears of it.
   assert mixed_precision.choose(False, 'prog') == 'float32'
   assert capsys.readouterr().out == (
       'prog: tip: this CPU (Test CPU) has AVX-512 BF16 (no AMX); with '
-      '--mixed_precision cifar10_train ran 1.35-1.44x as fast at the same '
+      '--mixed_precision cifar10_train ran 1.35-1.47x as fast at the same '
       'precision on such a CPU (a 2-core AMD EPYC Zen 4 VM, December '
       '2026).\n')
   # Where nothing was measured (or the class is forced), nothing is claimed.
