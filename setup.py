@@ -21,6 +21,8 @@ Each extra picks, by environment markers, a TensorFlow with wheels there:
   gpu, Windows: tensorflow, CPU only (no GPU build for native Windows since
     TensorFlow 2.11; under WSL2, Linux x86-64's line applies).
   gpu, macOS: tensorflow, CPU only (TensorFlow has no GPU build for macOS).
+TensorFlow 2.16 or later; on Python 3.14, 2.22 or later, its release
+candidate included (the first TensorFlow with wheels for 3.14).
 scripts/check_wheels.py asks the package index whether each platform and
 Python gets a wheel of everything an extra installs.
 """
@@ -28,6 +30,19 @@ Python gets a wheel of everything an extra installs.
 import setuptools
 
 _TF = '>=2.16,<3'
+# Python 3.14's first TensorFlow is 2.22, a release candidate in December
+# 2026 (the only one with wheels for 3.14). A specifier that names a
+# pre-release lets every pip take it: pip 26 would anyway, no final release
+# having a wheel for 3.14, but pip 23 would not.
+_TF_314 = '>=2.22.0rc0,<3'
+
+
+def _tensorflow(name, where):
+  """name's requirements, on the platforms of the marker where."""
+  return [name + _TF + '; python_version < "3.14" and (%s)' % where,
+          name + _TF_314 + '; python_version >= "3.14" and (%s)' % where]
+
+
 # Where tensorflow-cpu has wheels, and the complement (PEP 508 has no `not`).
 # platform_machine is 'x86_64' on Linux, 'AMD64' on Windows, 'arm64' on macOS
 # and 'aarch64' on Linux ARM; == rather than `in`, which matches substrings.
@@ -59,13 +74,13 @@ setuptools.setup(
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     packages=['cifar10', 'mnist'],
-    python_requires='>=3.10,<3.14',
+    python_requires='>=3.10,<3.15',
     install_requires=['numpy', 'absl-py'],
     extras_require={
-        'cpu': ['tensorflow-cpu' + _TF + '; ' + _CPU_WHEELS,
-                'tensorflow' + _TF + '; ' + _NO_CPU_WHEELS, _ML_DTYPES],
-        'gpu': ['tensorflow[and-cuda]' + _TF + '; ' + _CUDA,
-                'tensorflow' + _TF + '; ' + _NO_CUDA, _ML_DTYPES],
+        'cpu': (_tensorflow('tensorflow-cpu', _CPU_WHEELS) +
+                _tensorflow('tensorflow', _NO_CPU_WHEELS) + [_ML_DTYPES]),
+        'gpu': (_tensorflow('tensorflow[and-cuda]', _CUDA) +
+                _tensorflow('tensorflow', _NO_CUDA) + [_ML_DTYPES]),
         'tensorboard': ['tensorboard' + _TF],
         'plot': ['matplotlib'],
         # Jupyter, for the labs' notebooks (cifar10/cifar10_lab.ipynb, ...).
@@ -106,6 +121,7 @@ setuptools.setup(
         'Programming Language :: Python :: 3.11',
         'Programming Language :: Python :: 3.12',
         'Programming Language :: Python :: 3.13',
+        'Programming Language :: Python :: 3.14',
         'Topic :: Scientific/Engineering :: Artificial Intelligence',
     ],
 )

@@ -1,11 +1,11 @@
 """Asks the package index if `pip install '.[cpu]'` gets wheels everywhere.
 
 For each platform (Linux x86-64, Linux aarch64, macOS arm64, Windows x86-64)
-and each Python (3.10 to 3.13) it works out which packages installing the
+and each Python (3.10 to 3.14) it works out which packages installing the
 project with its extras brings in there, and whether every one of them has a
 wheel for that platform and Python. One row per platform and Python:
 
-  python scripts/check_wheels.py                        # [cpu], 16 rows
+  python scripts/check_wheels.py                        # [cpu], 20 rows
   python scripts/check_wheels.py --extras gpu --platforms linux-aarch64
   python scripts/check_wheels.py --extras cpu,tensorboard --pythons 3.13
   python scripts/check_wheels.py --platforms macos-x86_64,windows-arm64
@@ -79,7 +79,7 @@ REPO = os.path.dirname(HERE)  # the project whose setup.py is read
 DEFAULT_INDEX = 'https://pypi.org'  # --index_url
 DEFAULT_PLATFORMS = ('linux-x86_64', 'linux-aarch64', 'macos-arm64',
                      'windows-x86_64')  # the students' machines
-DEFAULT_PYTHONS = ('3.10', '3.11', '3.12', '3.13')  # TensorFlow's Pythons
+DEFAULT_PYTHONS = ('3.10', '3.11', '3.12', '3.13', '3.14')  # setup.py's
 # The TensorFlow distributions a row names (older tensorflow releases pulled
 # in tensorflow-intel on Windows, tensorflow-cpu-aws on Linux aarch64).
 TENSORFLOW = re.compile(r'^tensorflow(-cpu|-intel|-macos|-cpu-aws)?$')

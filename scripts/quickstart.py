@@ -5,9 +5,11 @@ trains 1000 steps, then evaluates the checkpoint.
   python scripts/quickstart.py [--data_dir DIR] [--train_dir DIR]
                                [--eval_dir DIR] [--max_steps N]
 
-(python3 where `python` is not found.) The Python that runs it, 3.10-3.13
-as TensorFlow needs, makes .venv in the repository, and the project is
-installed into it with the extras cpu and tensorboard. Then .venv's Python
+(python3 where `python` is not found.) The Python that runs it, 3.10-3.14
+as TensorFlow needs (3.14 gets TensorFlow 2.22, whose release candidate
+pip takes there while no final release has wheels for it), makes .venv in
+the repository, and the project is installed into it with the extras cpu
+and tensorboard. Then .venv's Python
 runs the two programs, each command printed first:
 
   .venv/bin/python -m cifar10.cifar10_train --max_steps 1000

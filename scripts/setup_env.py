@@ -7,7 +7,7 @@ Every failure is a SetupError whose message is one line naming what failed.
 
   parser = ArgumentParser(prog, __doc__)  # --help: the docstring as written
   run_main(prog, main)                    # exits with main's status
-  check_python('scripts/quickstart.py')   # SetupError outside 3.10-3.13
+  check_python('scripts/quickstart.py')   # SetupError outside 3.10-3.14
   python = ensure_venv(root, 'cpu,tensorboard')   # .venv's python
   code, interrupted = run_program([python, '-m', 'cifar10.cifar10_eval'],
                                   root, program_environ(root))
@@ -29,7 +29,10 @@ import subprocess
 import sys
 import venv
 
-SUPPORTED = ((3, 10), (3, 13))  # the Pythons TensorFlow 2.16-2.21 supports
+# The Pythons some TensorFlow 2.16 or later has wheels for: 3.10-3.12 from
+# 2.16, 3.13 from 2.20, 3.14 from 2.22 (a release candidate in December
+# 2026, which pip installs there: no final release has a wheel for 3.14).
+SUPPORTED = ((3, 10), (3, 14))
 SUGGESTED = '3.12'  # the version a refusal suggests (any supported one)
 STAMP = '.classic-tf-tutorials-installed'  # in .venv: the last install
 INTERRUPTED = 128 + signal.SIGINT  # exit status after Ctrl+C, as a shell's
@@ -109,7 +112,7 @@ def check_python(script, version_info=None, os_name=None, conda=None):
     conda: whether this Python is Anaconda's (looked up when None).
 
   Raises:
-    SetupError: outside 3.10-3.13, saying how to run it with another.
+    SetupError: outside 3.10-3.14, saying how to run it with another.
   """
   version = tuple(sys.version_info if version_info is None else version_info)
   if SUPPORTED[0] <= version[:2] <= SUPPORTED[1]:

@@ -33,12 +33,15 @@ _spec = importlib.util.spec_from_file_location('check_wheels', SCRIPT)
 check_wheels = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(check_wheels)
 
-PYTHONS = ('cp310', 'cp311', 'cp312', 'cp313')
+PYTHONS = ('cp310', 'cp311', 'cp312', 'cp313')  # TensorFlow 2.21's
+NEWEST = 'cp314'  # only TensorFlow 2.22's release candidate has wheels
 EVERYWHERE = ('manylinux_2_27_x86_64', 'manylinux_2_27_aarch64',
               'macosx_12_0_arm64', 'win_amd64')
-# A wheel for every Python above on every platform above.
+# A wheel for every Python above (but the newest) on every platform above.
 EVERY_WHEEL = ['%s-%s-%s' % (py, py, plat) for py in PYTHONS
                for plat in EVERYWHERE]
+NEWEST_WHEELS = ['%s-%s-%s' % (NEWEST, NEWEST, plat) for plat in EVERYWHERE]
+TF_REQUIRES = ['absl-py>=1.0', 'numpy>=1.26', 'wrapt>=1.11']
 
 # name -> version -> (files, Requires-Dist, how the requirements are found).
 # A file is a wheel tag 'python-abi-platform' or 'sdist'. How: 'pep658'
@@ -48,21 +51,25 @@ FAKE = {
     'tensorflow-cpu': {
         '2.21.0': (['%s-%s-%s' % (py, py, plat) for py in PYTHONS
                     for plat in ('manylinux_2_27_x86_64', 'win_amd64')],
-                   ['absl-py>=1.0', 'numpy>=1.26', 'wrapt>=1.11'], 'pep658'),
-        # A pre-release, newer: never picked.
-        '2.22.0rc0': (EVERY_WHEEL, [], 'pep658'),
+                   TF_REQUIRES, 'pep658'),
+        # A pre-release, newer: picked only for Python 3.14, where setup.py
+        # asks for 2.22.0rc0 or later (no final release has its wheels).
+        '2.22.0rc0': (EVERY_WHEEL + NEWEST_WHEELS, TF_REQUIRES, 'pep658'),
     },
     'tensorflow': {
         '2.21.0': (EVERY_WHEEL,
-                   ['absl-py>=1.0', 'numpy>=1.26', 'wrapt>=1.11',
-                    'nvidia-fake>=1; extra == "and-cuda"'], 'pep658'),
+                   TF_REQUIRES + ['nvidia-fake>=1; extra == "and-cuda"'],
+                   'pep658'),
+        '2.22.0rc0': (EVERY_WHEEL + NEWEST_WHEELS,
+                      TF_REQUIRES + ['nvidia-fake>=1; extra == "and-cuda"'],
+                      'pep658'),
     },
     'numpy': {
         # Only an sdist: pip would build it; the walk goes on to 2.3.0.
         '2.4.0': (['sdist'], [], 'pep658'),
         # No cp310 (Requires-Python says so too), no cp313 on aarch64.
         '2.3.0': (['%s-%s-%s' % (py, py, plat) for py in PYTHONS[1:]
-                   for plat in EVERYWHERE
+                   + (NEWEST,) for plat in EVERYWHERE
                    if (py, plat) != ('cp313', 'manylinux_2_27_aarch64')]
                   + ['sdist'], [], 'pep658'),
         '2.2.0': (['%s-%s-%s' % (py, py, plat) for py in PYTHONS[:3]
@@ -83,8 +90,8 @@ FAKE = {
     'six': {'1.16.0': (['py2.py3-none-any'], [], 'pep658')},
     # setup.py asks for ml_dtypes<0.7 (0.7.0 loads slowly): 0.6.0 it is.
     'ml-dtypes': {
-        '0.7.0': (EVERY_WHEEL, [], 'pep658'),
-        '0.6.0': (EVERY_WHEEL, [], 'pep658'),
+        '0.7.0': (EVERY_WHEEL + NEWEST_WHEELS, [], 'pep658'),
+        '0.6.0': (EVERY_WHEEL + NEWEST_WHEELS, [], 'pep658'),
     },
     # 2.0 needs a six the index does not have: pip would take 1.0.
     'fancy': {'2.0': (['py3-none-any'], ['six>=2'], 'pep658'),
@@ -221,14 +228,16 @@ def test_cpu_extra_picks_by_markers_and_finds_the_missing_wheels(index,
                                                                  capsys):
   status, rows, out = _check(capsys, index, '--verbose')
   assert status == 1
-  assert len(rows) == 16, out
-  assert out.rstrip().endswith('11 of 16 rows have a wheel of every package.')
+  assert len(rows) == 20, out
+  assert out.rstrip().endswith('14 of 20 rows have a wheel of every package.')
   for (platform, python), row in rows.items():
     # setup.py's markers: tensorflow-cpu where it has wheels, else
-    # tensorflow; never the newer pre-release.
-    expected = ('tensorflow-cpu 2.21.0'
-                if platform in ('linux-x86_64', 'windows-x86_64')
-                else 'tensorflow 2.21.0')
+    # tensorflow; the newer pre-release only for Python 3.14, as setup.py
+    # asks (for 3.10-3.13 it has wheels too, and is never picked).
+    expected = ('tensorflow-cpu' if platform in ('linux-x86_64',
+                                                 'windows-x86_64')
+                else 'tensorflow') + (
+                    ' 2.22.0rc0' if python == '3.14' else ' 2.21.0')
     assert row['tensorflow'] == expected, (platform, python)
     # The newest numpy with a wheel for that Python (2.4.0 is an sdist).
     numpy = 'numpy 2.2.0' if python == '3.10' else 'numpy 2.3.0'
@@ -258,7 +267,7 @@ def test_cpu_extra_picks_by_markers_and_finds_the_missing_wheels(index,
       assert 'nvidia' not in row['picked']
     assert row['needs'] == {'linux': 'glibc 2.27', 'macos': 'macOS 12.0',
                             'windows': '-'}[platform.split('-')[0]]
-  # Each answer was asked for once, though sixteen rows wanted most.
+  # Each answer was asked for once, though twenty rows wanted most.
   asked = index.asked
   assert asked.count('/pypi/tensorflow/json') == 1
   assert '/pypi/absl-py/2.1.0/json' in asked
@@ -324,7 +333,7 @@ def test_a_project_of_its_own(index, capsys, tmp_path):
   assert 'numpy 2.2.0' in row['picked'] and 'absl-py 2.1.0' in row['picked']
   assert 'six 1.16.0' in row['picked'] and 'fancy 1.0' in row['picked']
   assert ('Passed over, as pip would: fancy 2.0 (six>=2: no release fits), '
-          'in 3 of the rows.') in out
+          'in 4 of the rows.') in out  # 3.11-3.14
   # numpy<2.3 has no cp313 wheel on aarch64 either.
   assert 'numpy<2.3: no wheel for this platform and Python (newest: 2.2.0)' \
       in rows['linux-aarch64', '3.13']['missing']

@@ -50,7 +50,7 @@ FAKE_VERSION = r'''
 import runpy, sys
 sys.path.insert(0, sys.argv[1])
 import setup_env
-sys.version_info = (3, 14, 0, 'final', 0)
+sys.version_info = (3, 15, 0, 'final', 0)
 script = sys.argv[2]
 sys.argv = sys.argv[2:]
 runpy.run_path(script, run_name='__main__')
@@ -65,19 +65,19 @@ def test_unsupported_python_is_one_line(script):
   assert proc.stdout == ''  # Nothing made, nothing installed.
   name = os.path.basename(script)
   with pytest.raises(setup_env.SetupError) as raised:
-    setup_env.check_python('scripts/' + name, (3, 14, 0))
+    setup_env.check_python('scripts/' + name, (3, 15, 0))
   assert proc.stderr == '%s: error: %s\n' % (name, raised.value)
-  assert 'this is Python 3.14.0, and TensorFlow needs Python 3.10-3.13' in (
+  assert 'this is Python 3.15.0, and TensorFlow needs Python 3.10-3.14' in (
       proc.stderr)
 
 
-@pytest.mark.parametrize('version', [(3, 9, 18), (3, 14, 0), (2, 7, 18)])
+@pytest.mark.parametrize('version', [(3, 9, 18), (3, 15, 0), (2, 7, 18)])
 def test_check_python_refuses_with_a_way_out(version):
   with pytest.raises(setup_env.SetupError) as raised:
     setup_env.check_python('scripts/quickstart.py', version, 'posix', False)
   message = str(raised.value)
   assert '.'.join(map(str, version)) in message
-  assert 'needs Python 3.10-3.13' in message
+  assert 'needs Python 3.10-3.14' in message
   assert message.endswith('python3.12 scripts/quickstart.py')
   assert '\n' not in message and message.isascii()
   with pytest.raises(setup_env.SetupError) as raised:
@@ -89,7 +89,8 @@ def test_check_python_refuses_with_a_way_out(version):
   assert 'python scripts\\run_tests.py' in str(raised.value)
 
 
-@pytest.mark.parametrize('version', [(3, 10, 0), (3, 11, 7), (3, 13, 9)])
+@pytest.mark.parametrize('version', [(3, 10, 0), (3, 11, 7), (3, 13, 9),
+                                     (3, 14, 0)])
 def test_check_python_accepts_tensorflows(version):
   setup_env.check_python('scripts/quickstart.py', version, 'posix', False)
 
