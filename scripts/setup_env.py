@@ -241,7 +241,7 @@ def needs_install(venv_dir, setup_py, extras):
   return True, '%s\n%s\n' % (digest, ','.join(sorted(wanted)))
 
 
-def ensure_venv(root, extras):
+def ensure_venv(root, extras, venv='.venv', requirements=()):
   """Makes root/.venv if needed and installs the project into it if needed.
 
   `pip install -e .[extras]` runs only when needs_install says so: setup.py
@@ -250,6 +250,10 @@ def ensure_venv(root, extras):
   Args:
     root: the repository (holding setup.py).
     extras: the extras to install, comma-separated ('cpu,tensorboard').
+    venv: the environment's folder in root, .venv unless another
+      (tensorflow_versions.py's, one per TensorFlow version).
+    requirements: more for pip to install with the project (a TensorFlow
+      version); the folder's name should say which, as the stamp does not.
 
   Returns:
     The path of .venv's Python.
@@ -257,52 +261,53 @@ def ensure_venv(root, extras):
   Raises:
     SetupError: .venv could not be made, or pip failed or was stopped.
   """
-  venv_dir = os.path.join(root, '.venv')
+  venv_dir = os.path.join(root, venv)
   python = venv_python(venv_dir)
   if not os.path.isfile(python):
     make_venv(venv_dir)
   install, stamp = needs_install(venv_dir, os.path.join(root, 'setup.py'),
                                  extras)
   if not install:
-    sys.stdout.write('.venv is up to date (setup.py and the extras %s are as '
-                     'installed).\n' % extras)
+    sys.stdout.write('%s is up to date (setup.py and the extras %s are as '
+                     'installed).\n' % (venv, extras))
     sys.stdout.flush()
     return python
   # The stamp goes first: an install that fails or is stopped leaves none.
   stamp_path = os.path.join(venv_dir, STAMP)
   if os.path.exists(stamp_path):
     os.remove(stamp_path)
-  sys.stdout.write('Installing the project with the extras %s into .venv '
+  sys.stdout.write('Installing the project with the extras %s into %s '
                    '(the first time, TensorFlow is a 270 MB download and '
-                   '1.6 GB on disk) ...\n' % extras)
+                   '1.6 GB on disk) ...\n' % (extras, venv))
   code, interrupted = run_program(
       [python, '-m', 'pip', 'install', '--quiet',
-       '--disable-pip-version-check', '-e', '.[%s]' % extras],
-      root, program_environ(root))
+       '--disable-pip-version-check', '-e', '.[%s]' % extras]
+      + list(requirements), root, program_environ(root, venv))
   if interrupted:
-    raise SetupError('installing into .venv was stopped by Ctrl+C; run it '
-                     'again to install', INTERRUPTED)
+    raise SetupError('installing into %s was stopped by Ctrl+C; run it '
+                     'again to install' % venv, INTERRUPTED)
   if code != 0:
-    raise SetupError('installing into .venv failed: pip exited with status '
-                     '%d (its messages are above; deleting .venv and running '
-                     'again starts afresh)' % code)
+    raise SetupError('installing into %s failed: pip exited with status '
+                     '%d (its messages are above; deleting %s and running '
+                     'again starts afresh)' % (venv, code, venv))
   with open(stamp_path, 'w', encoding='ascii') as f:
     f.write(stamp)
   return python
 
 
-def program_environ(root):
+def program_environ(root, venv='.venv'):
   """The environment .venv's programs run in, as if .venv were activated.
 
   Args:
     root: the repository (holding .venv).
+    venv: the environment's folder in root, if not .venv.
 
   Returns:
     A copy of os.environ with VIRTUAL_ENV and PATH set, and
     TF_CPP_MIN_LOG_LEVEL 2 (quiet C++ notices) unless it is set.
   """
   env = dict(os.environ)
-  venv_dir = os.path.join(root, '.venv')
+  venv_dir = os.path.join(root, venv)
   env['VIRTUAL_ENV'] = venv_dir
   env['PATH'] = os.path.dirname(venv_python(venv_dir)) + os.pathsep + (
       env.get('PATH', ''))
