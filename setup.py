@@ -88,9 +88,12 @@ setuptools.setup(
                      'tensorboard' + _TF],
         # nbclient, ipykernel and jupytext: the notebooks run on a real
         # kernel in the tests, and each stays paired with its .md.
+        # check-jsonschema: checks the forge's workflow (.github/workflows)
+        # against the published schema it ships (actionlint's package
+        # downloads its binary as it builds, which CI here cannot).
         'test': ['pytest', 'pytest-xdist', 'tensorboard' + _TF,
                  'matplotlib', 'ruff', 'selenium', 'nbclient', 'nbformat',
-                 'ipykernel', 'jupytext'],
+                 'ipykernel', 'jupytext', 'check-jsonschema'],
     },
     entry_points={
         'console_scripts': [
