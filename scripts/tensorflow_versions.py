@@ -2,7 +2,7 @@ r"""Runs the tests of TensorFlow's API surface on other TensorFlow versions:
 by default the oldest the project admits and the newest on the index.
 
   python scripts/tensorflow_versions.py [--versions 2.16.2,2.22.0rc0]
-                                     [pytest arguments]
+                                       [pytest arguments]
 
 (python3 where `python` is not found.) run_tests.py runs the whole suite
 with the TensorFlow that setup.py gets today; this runs, for each version in
@@ -10,7 +10,8 @@ turn, the test files that use TensorFlow's API (API_TESTS: the input
 pipelines, the model and its LRN, the programs, the evaluation, the course's
 own scripts, MNIST), each command printed first:
 
-  .venv-tf2.16.2/bin/python -m pip install -e .[cpu,test] tensorflow-cpu==2.16.2
+  .venv-tf2.16.2/bin/python -m pip install -e .[cpu,test] \
+      tensorflow-cpu==2.16.2
   .venv-tf2.16.2/bin/python -m pytest -n 2 --dist loadfile tests/test_...
 
 (.venv-tf2.16.2\Scripts\python.exe on Windows.) Each version has its own
