@@ -43,8 +43,8 @@ ROOT = os.path.dirname(HERE)  # the repository
 EXTRAS = 'cpu,tensorboard,plot,test'  # the suite's tools, in .venv
 # What ruff checks: every Python file of the project.
 RUFF = ['ruff', 'check', 'cifar10', 'mnist', 'scripts', 'tests', 'setup.py']
-# Two processes, a test file at a time each; the slowest tests listed.
-PYTEST = ['pytest', '-n', '2', '--dist', 'loadfile', '--durations=25']
+# setup_env's pytest command, with the slowest tests listed.
+PYTEST = setup_env.PYTEST + ['--durations=25']
 
 
 def suite_commands(python, pytest_args=()):

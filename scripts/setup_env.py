@@ -35,6 +35,9 @@ import venv
 SUPPORTED = ((3, 10), (3, 14))
 SUGGESTED = '3.12'  # the version a refusal suggests (any supported one)
 STAMP = '.classic-tf-tutorials-installed'  # in .venv: the last install
+# How the test runners start pytest: two processes, a test file each at a
+# time (its module fixtures built once).
+PYTEST = ['pytest', '-n', '2', '--dist', 'loadfile']
 INTERRUPTED = 128 + signal.SIGINT  # exit status after Ctrl+C, as a shell's
 # The signals run_program waits through: Ctrl+C, `kill`, and Windows'
 # Ctrl+Break, which would otherwise end this process at once (mid-program).

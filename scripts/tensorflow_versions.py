@@ -73,7 +73,7 @@ def distribution(machine=None, system=None):
 
 def pytest_command(python, pytest_args=()):
   """The pytest command that runs API_TESTS with an environment's Python."""
-  return ([python, '-m', 'pytest', '-n', '2', '--dist', 'loadfile'] +
+  return ([python, '-m'] + setup_env.PYTEST +
           ['tests/' + name for name in API_TESTS] + list(pytest_args))
 
 
