@@ -292,6 +292,11 @@ def _lrn_scale(x, depth_radius, bias, alpha):
   return bias + alpha * _channel_window_sum(tf.square(x), depth_radius)
 
 
+def _normalized(x, depth_radius, bias, alpha, beta):
+  """The LRN's output, x * scale^-beta (inside the caller's jit scope)."""
+  return x * _inverse_power(_lrn_scale(x, depth_radius, bias, alpha), beta)
+
+
 def _lrn_gradient(x, y, dy, depth_radius, bias, alpha, beta):
   """The gradient of y = x * scale^-beta with respect to x, XLA-fused.
 
@@ -332,13 +337,11 @@ def _fused_lrn(x, name, depth_radius, bias, alpha, beta):
     with tf.xla.experimental.jit_scope():
       if dtype == tf.bfloat16:
         with tf1.name_scope('float32'):
-          wide = tf.cast(x, tf.float32)
-          y = wide * _inverse_power(
-              _lrn_scale(wide, depth_radius, bias, alpha), beta)
+          y = _normalized(tf.cast(x, tf.float32), depth_radius, bias, alpha,
+                          beta)
         y = tf.cast(y, dtype)
       else:
-        y = x * _inverse_power(_lrn_scale(x, depth_radius, bias, alpha),
-                               beta)
+        y = _normalized(x, depth_radius, bias, alpha, beta)
 
     def gradient(dy):
       # bfloat16: y is recomputed in float32 rather than read rounded.
