@@ -27,7 +27,7 @@ in one run so that the ratios share the machine's state:
       SGD 0.1, batch 128), in-memory data, policy float32 or mixed_bfloat16;
       and, float32 only, PyTorch on the same layers where `import torch`
       works (peers.py; else one line says it was skipped);
-  (c) seconds to evaluate 10,000 test images (cifar10_eval.evaluate on a
+  (c) seconds to evaluate 10,000 test images (evaluation.evaluate on a
       checkpoint of (b), graph already built, TensorFlow already imported),
       and the whole `cifar10_eval --run_once` process.
 Float32 rows give their rate as a fraction of (L) and as a ratio to (p);
@@ -167,10 +167,10 @@ def model_only_rate(batch_size, steps, model='cifar10', mode='float32',
 def eval_seconds(data_dir, train_dir, eval_dir, num_examples):
   """Seconds for evaluate() in-process, and for the whole program."""
   import tensorflow as tf
-  from cifar10 import cifar10_eval
+  from cifar10 import evaluation
   tf.get_logger().setLevel('ERROR')
   start = time.time()
-  (_, precision), = cifar10_eval.evaluate(
+  (_, precision), = evaluation.evaluate(
       train_dir, eval_dir, data_dir, num_examples=num_examples,
       batch_size=128, run_once=True)
   in_process = time.time() - start

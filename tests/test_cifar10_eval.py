@@ -1,4 +1,5 @@
-"""cifar10_eval and cifar10_train as library functions, in-process."""
+"""cifar10_eval (its functions, in the evaluation library) and cifar10_train
+as library functions, in-process."""
 
 import math
 import os
@@ -12,6 +13,7 @@ from cifar10 import cifar10
 from cifar10 import cifar10_eval
 from cifar10 import cifar10_input
 from cifar10 import cifar10_train
+from cifar10 import evaluation
 import testdata
 
 tf1 = tf.compat.v1
@@ -41,7 +43,7 @@ def _checkpoint_values(path):
 
 def test_eval_restores_exactly_the_shadow_values(data_dir, trained):
   saved = _checkpoint_values(tf1.train.latest_checkpoint(trained))
-  graph = cifar10_eval._EvalGraph('cifar10', False, os.path.join(
+  graph = evaluation._EvalGraph('cifar10', False, os.path.join(
       trained, 'eval'), data_dir, 'test', 16, 'dataset')
   with tf1.Session(graph=graph.graph) as sess:
     graph.saver.restore(sess, tf1.train.latest_checkpoint(trained))
