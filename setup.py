@@ -91,9 +91,12 @@ setuptools.setup(
         # check-jsonschema: checks the forge's workflow (.github/workflows)
         # against the published schema it ships (actionlint's package
         # downloads its binary as it builds, which CI here cannot).
+        # kubeflow-training and pyyaml: the TFJob manifest beside the
+        # distributed trainer is read by the training operator's own models.
         'test': ['pytest', 'pytest-xdist', 'tensorboard' + _TF,
                  'matplotlib', 'ruff', 'selenium', 'nbclient', 'nbformat',
-                 'ipykernel', 'jupytext', 'check-jsonschema'],
+                 'ipykernel', 'jupytext', 'check-jsonschema',
+                 'kubeflow-training', 'pyyaml'],
     },
     entry_points={
         'console_scripts': [

@@ -6,9 +6,10 @@ builds its own graph, reads its own images and sends its gradients to them.
 Worker 0, the chief, initializes (or restores) the variables and writes the
 checkpoints and summaries, which cifar10_eval reads unchanged.
 
- cluster = cluster_spec(ps_hosts, worker_hosts)   # from the flags
- serve(server, cluster, task_index)               # ps: until workers finish
- steps, global_step = train_worker(server, cluster, task_index, ...)
+ task = cluster_config.from_flags(...)  # or .from_tf_config(TF_CONFIG)
+ serve(server, task.cluster, task.index)         # ps: until workers finish
+ steps, global_step = train_worker(server, task.cluster, task.index, ...)
+ evaluate_checkpoints()                          # the evaluator
 
 Usage (one machine; on several, use their addresses, one process on each):
   python cifar10_distributed_train.py --job_name ps --task_index 0 \\
@@ -16,6 +17,14 @@ Usage (one machine; on several, use their addresses, one process on each):
   python cifar10_distributed_train.py --job_name worker --task_index 0 ...
   python cifar10_distributed_train.py --job_name worker --task_index 1 ...
   python cifar10_eval.py --run_once      # the chief's --train_dir
+
+Without those four flags, the cluster and this process's role come from
+TF_CONFIG, as Kubernetes' TFJob (the repository's cifar10/cifar10_tfjob.yaml),
+Vertex AI and SageMaker set it: TensorFlow's "chief" is worker 0, its
+workers follow; an "evaluator" starts no server but evaluates each new
+checkpoint of --train_dir (cifar10_eval's loop) into --eval_dir, and stops
+after the one of step --max_steps or later. Given flags win (a note says
+TF_CONFIG is ignored); a malformed TF_CONFIG is one line naming the field.
 
 Updates are asynchronous (the global step counts all workers' steps), or
 with --sync_replicas aggregated (SyncReplicasOptimizer). Every process stops
@@ -49,13 +58,16 @@ import tensorflow as tf
 from cifar10 import cifar10
 from cifar10 import cifar10_input
 from cifar10 import cifar10_session
+from cifar10 import cluster_config
+from cifar10 import evaluation
 from cifar10 import mixed_precision as mixed_precision_lib
 
 tf1 = tf.compat.v1
 FLAGS = flags.FLAGS
 
 flags.DEFINE_enum('job_name', None, ['ps', 'worker'],
-                  'This process\'s job: "ps" (parameter server) or "worker".')
+                  'This process\'s job: "ps" (parameter server) or "worker". '
+                  'Without it (and the three flags below), TF_CONFIG says.')
 flags.DEFINE_integer('task_index', 0,
                      'This process\'s index in its job; worker 0 is the chief.',
                      lower_bound=0)
@@ -63,6 +75,12 @@ flags.DEFINE_string('ps_hosts', None,
                     'Comma-separated host:port of the parameter servers.')
 flags.DEFINE_string('worker_hosts', None,
                     'Comma-separated host:port of the workers.')
+flags.DEFINE_string('eval_dir', None,
+                    'Evaluator (TF_CONFIG task "evaluator") only: where the '
+                    'precision summaries go (default: eval in --train_dir).')
+flags.DEFINE_integer('eval_interval_secs', evaluation.EVAL_INTERVAL_SECS,
+                     'Evaluator only: at least this many seconds between two '
+                     'evaluations.', lower_bound=0)
 flags.DEFINE_boolean('sync_replicas', False,
                      'Average --replicas_to_aggregate workers\' gradients into '
                      'each update (by default each worker updates alone).')
@@ -75,37 +93,6 @@ flags.adopt_module_key_flags(cifar10_session)
 
 POLL_SECS = 1.0  # How often to look for finished workers, or the chief.
 SYNC_STOP_GRACE_SECS = 5  # A closing chief's wait for its sync thread.
-
-
-def cluster_spec(ps_hosts, worker_hosts):
-  """The cluster: one "ps" and one "worker" job.
-
-  Args:
-    ps_hosts: comma-separated host:port of the parameter servers.
-    worker_hosts: comma-separated host:port of the workers.
-
-  Returns:
-    A tf.compat.v1.train.ClusterSpec.
-
-  Raises:
-    ValueError: a list is empty or malformed, or two tasks share an address.
-  """
-  jobs = {}
-  for job, text, flag in (('ps', ps_hosts, '--ps_hosts'),
-                          ('worker', worker_hosts, '--worker_hosts')):
-    jobs[job] = [h.strip() for h in (text or '').split(',') if h.strip()]
-    if not jobs[job]:
-      raise ValueError('%s is required: comma-separated host:port' % flag)
-    for host in jobs[job]:
-      name, _, port = host.rpartition(':')
-      if not name or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError('%s: %r is not host:port' % (flag, host))
-    if len(set(jobs[job])) < len(jobs[job]):
-      raise ValueError('%s lists an address twice' % flag)
-  both = sorted(set(jobs['ps']) & set(jobs['worker']))
-  if both:
-    raise ValueError('%s is both a parameter server and a worker' % both[0])
-  return tf1.train.ClusterSpec(jobs)
 
 
 def _done_queues(cluster):
@@ -316,31 +303,65 @@ def _report(server, config, global_step, done_ops, task_index, result):
   return result.local_steps, step
 
 
+CLUSTER_FLAGS = ('job_name', 'task_index', 'ps_hosts', 'worker_hosts')
+
+
+def _task(environ):
+  """This process's role: from the flags if any is given, else TF_CONFIG."""
+  tf_config = environ.get('TF_CONFIG', '').strip()
+  if tf_config and not any(FLAGS[name].present for name in CLUSTER_FLAGS):
+    task = cluster_config.from_tf_config(tf_config)
+    print('%s; this process is %s %d%s.' % (
+        task.origin, task.job, task.index,
+        ' (the chief)' if task.job == 'worker' and task.index == 0 else ''),
+        flush=True)
+    return task
+  if tf_config:
+    print('cifar10_distributed_train: note: TF_CONFIG is set, but the flags '
+          'give the cluster: TF_CONFIG is ignored.')
+  return cluster_config.from_flags(FLAGS.job_name, FLAGS.task_index,
+                                   FLAGS.ps_hosts, FLAGS.worker_hosts)
+
+
+def evaluate_checkpoints():
+  """The evaluator: each new checkpoint of --train_dir, until --max_steps."""
+  eval_dir = FLAGS.eval_dir or os.path.join(FLAGS.train_dir, 'eval')
+  results = evaluation.evaluate(
+      checkpoint_dir=FLAGS.train_dir, eval_dir=eval_dir,
+      data_dir=FLAGS.data_dir, batch_size=FLAGS.batch_size,
+      pipeline=FLAGS.input_pipeline, run_once=False,
+      eval_interval_secs=FLAGS.eval_interval_secs,
+      model=FLAGS.model if FLAGS['model'].present else None,
+      mixed_precision=FLAGS.mixed_precision, stop_at_step=FLAGS.max_steps,
+      prog='cifar10_distributed_train')
+  print('Evaluator finished: %d checkpoint(s) evaluated, the last at global '
+        'step %d; summaries in %s.' % (len(results), results[-1][0],
+                                       eval_dir))
+
+
 def main(argv):
   del argv  # Unused.
   tf.get_logger().setLevel('ERROR')
-  if not FLAGS.job_name:
-    raise ValueError('--job_name is required: ps or worker')
-  cluster = cluster_spec(FLAGS.ps_hosts, FLAGS.worker_hosts)
-  job, task = FLAGS.job_name, FLAGS.task_index
-  if task >= cluster.num_tasks(job):
-    raise ValueError('--task_index %d, but the %s job has %d task(s)' % (
-        task, job, cluster.num_tasks(job)))
-  if job == 'worker':
-    # Each worker reads its own copy of the data.
+  task = _task(os.environ)
+  if task.job != 'ps':
+    # Each worker (and the evaluator) reads its own copy of the data.
     cifar10.maybe_download_and_extract(FLAGS.data_dir, FLAGS.data_url,
                                        FLAGS.data_md5)
+  if task.job == cluster_config.EVALUATOR:
+    evaluate_checkpoints()
+    return
+  cluster, job, index = task.cluster, task.job, task.index
   try:
-    server = tf1.train.Server(cluster, job_name=job, task_index=task)
+    server = tf1.train.Server(cluster, job_name=job, task_index=index)
   except tf.errors.OpError as e:
     raise OSError('cannot start the %s %d server at %s (%s); is the port '
                   'in use, or the address not this machine\'s?' % (
-                      job, task, cluster.task_address(job, task),
+                      job, index, cluster.task_address(job, index),
                       e.message)) from e
   if job == 'ps':
-    serve(server, cluster, task)
+    serve(server, cluster, index)
     return
-  train_worker(server, cluster, task, sync_replicas=FLAGS.sync_replicas,
+  train_worker(server, cluster, index, sync_replicas=FLAGS.sync_replicas,
                replicas_to_aggregate=FLAGS.replicas_to_aggregate,
                **cifar10.model_settings(FLAGS),
                **cifar10_session.session_settings(FLAGS))

@@ -98,6 +98,7 @@ def program_env(**extra):
   env['TF_CPP_MIN_LOG_LEVEL'] = '2'
   env['PYTHONUNBUFFERED'] = '1'
   env.pop('PYTHONPATH', None)
+  env.pop('TF_CONFIG', None)  # A cluster's, if the suite runs in one.
   env.update(extra)
   return env
 

@@ -1,11 +1,14 @@
-"""cifar10_distributed_train: the cluster flags, where the worker graph puts
-variables and ops, and real clusters of 1 parameter server and 2 workers as
-separate processes on 127.0.0.1 (asynchronous and synchronous updates, a
-worker killed and restarted); every process must stop by itself and free
-its port."""
+"""cifar10_distributed_train: the cluster from flags or TF_CONFIG, where the
+worker graph puts variables and ops, the TFJob manifest beside it, and real
+clusters on 127.0.0.1 as separate processes: 1 parameter server and 2
+workers from flags (synchronous updates, a worker killed and restarted),
+and the manifest's chief, worker, parameter server and evaluator from
+TF_CONFIG alone; every process must stop by itself and free its port."""
 
+import json
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -15,10 +18,13 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
+from kubeflow import training as kubeflow
+import yaml
 
 import testdata
 from cifar10 import cifar10
 from cifar10 import cifar10_distributed_train as dist
+from cifar10 import cluster_config
 from conftest import program_env
 from conftest import REPO
 from conftest import run_program
@@ -26,7 +32,7 @@ from conftest import run_program
 tf1 = tf.compat.v1
 
 PROG = os.path.join('cifar10', 'cifar10_distributed_train.py')
-EVAL = os.path.join('cifar10', 'cifar10_eval.py')
+MANIFEST = os.path.join(REPO, 'cifar10', 'cifar10_tfjob.yaml')
 WORKER_LINE = re.compile(
     r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: worker (\d): step (\d+) '
     r'\(global step (\d+)\), loss = \d+\.\d\d \(\d+\.\d examples/sec; '
@@ -71,29 +77,49 @@ def _port_is_free(port):
 
 
 class _Cluster(object):
-  """Processes of one cluster, each logging to its own file."""
+  """Processes of one cluster, each logging to its own file.
 
-  def __init__(self, root, data_dir, args, num_workers=2):
+  From flags (start), or as a TFJob starts it (start_replica): TF_CONFIG
+  alone says each process's role; replicas {type: count}.
+  """
+
+  def __init__(self, root, data_dir, args, num_workers=2, replicas=None):
     self.root = root
-    self.ports = _free_ports(1 + num_workers)
+    self.replicas = replicas or {'ps': 1, 'worker': num_workers}
+    self.ports = _free_ports(sum(n for job, n in self.replicas.items()
+                                 if job != 'evaluator'))
     self.train_dir = os.path.join(root, 'train')
     # Batch 16: the tests count steps, stops and ports, never learning, and
     # a step of 64 took four times the CPU (18 CPU-seconds more for this
     # file). The killed worker's restart still joined at global step 12 to
     # 26 of 60 in six runs: far from the end the test must come before.
-    self.flags = [
-        '--ps_hosts', '127.0.0.1:%d' % self.ports[0], '--worker_hosts',
-        ','.join('127.0.0.1:%d' % p for p in self.ports[1:]), '--data_dir',
-        data_dir, '--train_dir', self.train_dir, '--batch_size', '16',
-        '--log_frequency', '5'] + list(args)
+    self.flags = ['--data_dir', data_dir, '--train_dir', self.train_dir,
+                  '--batch_size', '16', '--log_frequency', '5'] + list(args)
+    addresses = iter('127.0.0.1:%d' % port for port in self.ports)
+    self.tf_cluster = {job: [next(addresses) for _ in range(n)]
+                       for job, n in self.replicas.items()
+                       if job != 'evaluator'}
     self.procs = {}
 
-  def start(self, name, job, task=0):
+  def _popen(self, name, args, env):
     with open(os.path.join(self.root, name + '.log'), 'w') as log:
       self.procs[name] = subprocess.Popen(
-          [sys.executable, PROG, '--job_name', job, '--task_index',
-           str(task)] + self.flags, cwd=REPO, env=program_env(), stdout=log,
-          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+          [sys.executable, PROG] + args, cwd=REPO, env=program_env(**env),
+          stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+  def start(self, name, job, task=0):
+    """Starts a process whose flags give the cluster and its job."""
+    self._popen(name, [
+        '--job_name', job, '--task_index', str(task), '--ps_hosts',
+        ','.join(self.tf_cluster['ps']), '--worker_hosts',
+        ','.join(self.tf_cluster['worker'])] + self.flags, {})
+
+  def start_replica(self, name, task_type, index, args):
+    """Starts a process as the TFJob operator would: TF_CONFIG, args."""
+    tf_config = {'cluster': self.tf_cluster,
+                 'task': {'type': task_type, 'index': index}}
+    self._popen(name, list(args) + self.flags,
+                {'TF_CONFIG': json.dumps(tf_config)})
 
   def output(self, name):
     with open(os.path.join(self.root, name + '.log')) as f:
@@ -143,8 +169,9 @@ class _Cluster(object):
 def make_cluster(tmp_path, data_dir):
   clusters = []
 
-  def make(*args, num_workers=2):
-    clusters.append(_Cluster(str(tmp_path), data_dir, args, num_workers))
+  def make(*args, num_workers=2, replicas=None):
+    clusters.append(_Cluster(str(tmp_path), data_dir, args, num_workers,
+                             replicas))
     return clusters[-1]
 
   yield make
@@ -184,7 +211,7 @@ def _assert_ps_stopped_and_ports_free(cluster, names):
 
 
 def test_cluster_spec():
-  cluster = dist.cluster_spec('127.0.0.1:2222',
+  cluster = cluster_config.cluster_spec('127.0.0.1:2222',
                               '127.0.0.1:2223, 127.0.0.1:2224')
   assert cluster.as_dict() == {'ps': ['127.0.0.1:2222'],
                                'worker': ['127.0.0.1:2223', '127.0.0.1:2224']}
@@ -196,7 +223,102 @@ def test_cluster_spec():
       ('127.0.0.1:1', '127.0.0.1:2,127.0.0.1:2', 'lists an address twice'),
       ('127.0.0.1:1', '127.0.0.1:1', 'both a parameter server and a worker')]:
     with pytest.raises(ValueError, match=re.escape(message)):
-      dist.cluster_spec(ps, workers)
+      cluster_config.cluster_spec(ps, workers)
+
+
+TF_CLUSTER = {'chief': ['a:1'], 'worker': ['b:2', 'c:3'], 'ps': ['d:4']}
+
+
+@pytest.mark.parametrize('cluster, task, want', [
+    # The chief is worker 0; TF_CONFIG's worker i is worker i + 1.
+    (TF_CLUSTER, {'type': 'chief', 'index': 0}, ('worker', 0)),
+    (TF_CLUSTER, {'type': 'worker', 'index': 0}, ('worker', 1)),
+    (TF_CLUSTER, {'type': 'worker', 'index': 1}, ('worker', 2)),
+    (TF_CLUSTER, {'type': 'ps'}, ('ps', 0)),  # No index: 0, as TF reads it.
+    # No chief: worker 0 is the chief, as in TensorFlow; "master" is one.
+    ({'worker': ['b:2', 'c:3'], 'ps': ['d:4']}, {'type': 'worker',
+                                               'index': 1}, ('worker', 1)),
+    ({'master': ['a:1'], 'worker': ['b:2'], 'ps': ['d:4']},
+     {'type': 'worker', 'index': 0}, ('worker', 1)),
+])
+def test_tf_config_roles(cluster, task, want):
+  got = cluster_config.from_tf_config(json.dumps({'cluster': cluster,
+                                                  'task': task}))
+  assert (got.job, got.index) == want
+  workers = (cluster.get('chief') or cluster.get('master') or []) + cluster[
+      'worker']
+  assert got.cluster.as_dict() == {'ps': ['d:4'], 'worker': workers}
+  assert got.origin == 'TF_CONFIG: %s %d' % (task['type'],
+                                             task.get('index', 0))
+
+
+def test_tf_config_evaluator_is_outside_the_cluster():
+  for config in ({'task': {'type': 'evaluator', 'index': 0}},
+                 {'cluster': TF_CLUSTER, 'task': {'type': 'evaluator'}},
+                 {'cluster': dict(TF_CLUSTER, evaluator=['e:5']),
+                  'task': {'type': 'evaluator', 'index': 0}}):
+    assert cluster_config.from_tf_config(json.dumps(config)) == (
+        None, 'evaluator', 0, 'TF_CONFIG: evaluator 0')
+
+
+@pytest.mark.parametrize('config, message', [
+    ('{"cluster": ', 'TF_CONFIG is not JSON (Expecting value: line 1 column '
+     '13 (char 12))'),
+    ('[1]', 'TF_CONFIG: [1] is not an object'),
+    ({'cluster': TF_CLUSTER}, 'TF_CONFIG has no task field'),
+    ({'cluster': TF_CLUSTER, 'task': 'chief'},
+     'TF_CONFIG task: "chief" is not an object'),
+    ({'cluster': TF_CLUSTER, 'task': {'index': 0}},
+     'TF_CONFIG has no task.type field'),
+    ({'cluster': TF_CLUSTER, 'task': {'type': 'worker', 'index': '1'}},
+     'TF_CONFIG task.index: "1" is not a whole number'),
+    ({'cluster': TF_CLUSTER, 'task': {'type': 'worker', 'index': True}},
+     'TF_CONFIG task.index: true is not a whole number'),
+    ({'cluster': TF_CLUSTER, 'task': {'type': 'worker', 'index': -1}},
+     'TF_CONFIG task.index: -1 is negative'),
+    ({'cluster': TF_CLUSTER, 'task': {'type': 'boss', 'index': 0}},
+     "TF_CONFIG task.type: unknown role 'boss' (chief, worker, ps or "
+     'evaluator)'),
+    ({'task': {'type': 'ps', 'index': 0}}, 'TF_CONFIG has no cluster field'),
+    ({'cluster': ['a:1'], 'task': {'type': 'ps'}},
+     'TF_CONFIG cluster: ["a:1"] is not an object'),
+    ({'cluster': dict(TF_CLUSTER, boss=['e:5']), 'task': {'type': 'ps'}},
+     "TF_CONFIG cluster.boss: unknown job 'boss' (chief, worker, ps or "
+     'evaluator)'),
+    ({'cluster': dict(TF_CLUSTER, ps='d:4'), 'task': {'type': 'ps'}},
+     'TF_CONFIG cluster.ps: "d:4" is not a list of host:port'),
+    ({'cluster': dict(TF_CLUSTER, worker=['b:2', 'c']),
+      'task': {'type': 'ps'}},
+     "TF_CONFIG cluster.worker[1]: 'c' is not host:port"),
+    ({'cluster': dict(TF_CLUSTER, worker=['b:2', 'b:2']),
+      'task': {'type': 'ps'}},
+     'TF_CONFIG cluster.worker lists an address twice'),
+    ({'cluster': dict(TF_CLUSTER, worker=['b:2', 'd:4']),
+      'task': {'type': 'ps'}},
+     'TF_CONFIG cluster.worker: d:4 is also in cluster.ps'),
+    ({'cluster': TF_CLUSTER, 'task': {'type': 'worker', 'index': 2}},
+     'TF_CONFIG task: worker 2, but cluster.worker lists 2 task(s)'),
+    ({'cluster': {'worker': ['b:2'], 'ps': ['d:4']},
+      'task': {'type': 'chief', 'index': 0}},
+     'TF_CONFIG task: chief 0, but cluster.chief lists 0 task(s)'),
+    ({'cluster': dict(TF_CLUSTER, chief=['a:1', 'e:5']),
+      'task': {'type': 'ps'}},
+     'TF_CONFIG cluster.chief: 2 chiefs; a cluster has one'),
+    ({'cluster': dict(TF_CLUSTER, master=['e:5']), 'task': {'type': 'ps'}},
+     'TF_CONFIG cluster: both a chief and a master (the same role): keep '
+     'one'),
+    ({'cluster': {'ps': ['d:4']}, 'task': {'type': 'ps'}},
+     'TF_CONFIG cluster: no chief and no worker'),
+    ({'cluster': {'chief': ['a:1'], 'worker': ['b:2']},
+      'task': {'type': 'chief'}},
+     'TF_CONFIG cluster.ps: missing: this trainer keeps its variables on '
+     'parameter servers; list at least one'),
+])
+def test_tf_config_errors_name_the_field(config, message):
+  text = config if isinstance(config, str) else json.dumps(config)
+  with pytest.raises(ValueError) as raised:
+    cluster_config.from_tf_config(text)
+  assert str(raised.value) == message
 
 
 @pytest.mark.parametrize('sync_replicas', [False, True])
@@ -243,7 +365,25 @@ def test_bad_flags_and_busy_port_give_one_line_errors(data_dir):
   assert proc.returncode == 1
   assert proc.stderr.strip().splitlines()[-1] == (
       'cifar10_distributed_train: error: --job_name is required: ps or '
-      'worker')
+      'worker (or set TF_CONFIG, as a cluster manager does)')
+  # The flags win over TF_CONFIG (said aloud); TF_CONFIG alone is read, and
+  # a contradictory one is one line naming its field.
+  tf_config = json.dumps({'cluster': {'worker': ['127.0.0.1:2'], 'ps': [
+      '127.0.0.1:1']}, 'task': {'type': 'chief', 'index': 0}})
+  proc = run_program([PROG, '--ps_hosts', '127.0.0.1:1', '--worker_hosts',
+                      '127.0.0.1:2'], check=False,
+                     env={'TF_CONFIG': tf_config})
+  assert proc.stdout == ('cifar10_distributed_train: note: TF_CONFIG is set, '
+                         'but the flags give the cluster: TF_CONFIG is '
+                         'ignored.\n')
+  assert proc.stderr.strip().splitlines()[-1].endswith(
+      'error: --job_name is required: ps or worker (or set TF_CONFIG, as a '
+      'cluster manager does)')
+  proc = run_program([PROG], check=False, env={'TF_CONFIG': tf_config})
+  assert proc.returncode == 1
+  assert proc.stderr.strip().splitlines() == [
+      'cifar10_distributed_train: error: TF_CONFIG task: chief 0, but '
+      'cluster.chief lists 0 task(s)']
   with socket.socket() as busy:
     busy.bind(('127.0.0.1', 0))
     busy.listen()
@@ -259,15 +399,88 @@ def test_bad_flags_and_busy_port_give_one_line_errors(data_dir):
   assert 'Traceback' not in proc.stderr
 
 
-def test_async_cluster_counts_both_workers_and_stops(make_cluster, tmp_path,
-                                                     data_dir):
+def _manifest():
+  with open(MANIFEST) as f:
+    return yaml.safe_load(f)
+
+
+def _trainer_args(replica):
+  """What a replica's container runs after installing: the trainer's flags."""
+  container, = replica['template']['spec']['containers']
+  command = ' '.join(container['command'] + container['args'])
+  install, _, trainer = command.partition(' && exec ')
+  args = shlex.split(trainer)
+  assert args[0] == 'cifar10_distributed_train', command
+  return install, args[1:]
+
+
+def test_tfjob_manifest_is_what_the_training_operator_reads():
+  manifest = _manifest()
+
+  class Response(object):  # What the SDK's client deserializes.
+    data = json.dumps(manifest)
+
+  client = kubeflow.ApiClient()
+  job = client.deserialize(Response(), 'KubeflowOrgV1TFJob')
+  # Every field is one the operator's models know: a misspelled one would
+  # be dropped on the way, and the manifest would not come back whole.
+  assert client.sanitize_for_serialization(job) == manifest
+  constants = kubeflow.constants
+  assert (job.api_version, job.kind) == (constants.API_VERSION,
+                                        constants.TFJOB_KIND)
+  replicas = job.spec.tf_replica_specs
+  assert set(replicas) == {'Chief', 'Worker', 'PS', 'Evaluator'}
+  assert {name.lower() for name in replicas} - {'evaluator'} == set(
+      constants.TFJOB_REPLICA_TYPES)
+  assert replicas['Chief'].replicas == replicas['Evaluator'].replicas == 1
+  assert job.spec.run_policy.clean_pod_policy in ('None', 'Running', 'All')
+  for replica in manifest['spec']['tfReplicaSpecs'].values():
+    assert replica['restartPolicy'] in ('Always', 'OnFailure', 'Never',
+                                        'ExitCode')
+    container, = replica['template']['spec']['containers']
+    assert container['name'] == constants.TFJOB_CONTAINER
+    # TensorFlow's published image, of a version the project admits.
+    image, _, version = container['image'].partition(':')
+    assert image == 'tensorflow/tensorflow'
+    assert (2, 16) <= tuple(int(x) for x in version.split('.')[:2]) < (3, 0)
+    install, args = _trainer_args(replica)
+    assert install.split()[-1] == ('https://github.com/OWNER/classic-tf-'
+                                   'tutorials/archive/refs/heads/main.zip')
+    # No cluster flags: each replica's role comes from its TF_CONFIG.
+    assert not set(args) & {'--' + f for f in dist.CLUSTER_FLAGS}
+    assert args[args.index('--train_dir') + 1].startswith(
+        replica['template']['spec']['containers'][0]['volumeMounts'][0][
+            'mountPath'] + '/')
+
+
+def test_tf_config_cluster_as_the_tfjob_starts_it(make_cluster, data_dir):
+  # The manifest's replicas, each started with its TF_CONFIG and the
+  # manifest's flags (then the tests' small settings): the chief and the
+  # worker train, the parameter server serves, the evaluator evaluates
+  # the chief's checkpoints; all stop by themselves.
+  manifest = _manifest()['spec']['tfReplicaSpecs']
+  counts = {name.lower(): r['replicas'] for name, r in manifest.items()}
+  assert counts == {'chief': 1, 'worker': 1, 'ps': 1, 'evaluator': 1}
   max_steps = 60
-  cluster = make_cluster('--max_steps', str(max_steps))
-  _start_ps_and_workers(cluster)
-  cluster.wait_for('ps', 'serving at 127.0.0.1:%d' % cluster.ports[0])
-  assert not _port_is_free(cluster.ports[0])  # The check below can fail.
+  cluster = make_cluster('--max_steps', str(max_steps),
+                         '--eval_interval_secs', '0', replicas=counts)
+  args = {name.lower(): _trainer_args(r)[1] for name, r in manifest.items()}
+  cluster.start_replica('ps', 'ps', 0, args['ps'])
+  cluster.start_replica('evaluator', 'evaluator', 0, args['evaluator'])
+  cluster.start_replica('w1', 'worker', 0, args['worker'])
+  cluster.wait_for('w1', 'waiting for the chief')
+  cluster.start_replica('w0', 'chief', 0, args['chief'])
+  ps_address = cluster.tf_cluster['ps'][0]
+  cluster.wait_for('ps', 'serving at %s' % ps_address)
+  assert not _port_is_free(int(ps_address.split(':')[1]))  # Can fail below.
   cluster.wait_all()
-  _assert_ps_stopped_and_ports_free(cluster, ['ps', 'w0', 'w1'])
+  _assert_ps_stopped_and_ports_free(cluster, ['ps', 'w0', 'w1', 'evaluator'])
+  for name, role in (('ps', 'ps 0; this process is ps 0.'),
+                     ('w0', 'chief 0; this process is worker 0 (the chief).'),
+                     ('w1', 'worker 0; this process is worker 1.'),
+                     ('evaluator', 'evaluator 0; this process is evaluator '
+                      '0.')):
+    assert cluster.output(name).startswith('TF_CONFIG: ' + role + '\n')
 
   finished = _finished(cluster, ['w0', 'w1'])
   local = [finished[0][0], finished[1][0]]
@@ -279,15 +492,30 @@ def test_async_cluster_counts_both_workers_and_stops(make_cluster, tmp_path,
     lines = WORKER_LINE.findall(cluster.output(name))
     assert [int(step) for _, step, _ in lines] == list(
         range(0, finished[int(name[1])][0], 5))
-  # The chief's final checkpoint, evaluated as any cifar10_train one.
+  # The chief's final checkpoint, evaluated by the evaluator, which then
+  # stopped; its summaries beside the training's, for TensorBoard.
   checkpoint = tf1.train.latest_checkpoint(cluster.train_dir)
   step = int(tf1.train.load_variable(checkpoint, 'global_step'))
   assert max_steps <= step <= sum(local)
-  proc = run_program([EVAL, '--checkpoint_dir', cluster.train_dir,
-                      '--eval_dir', str(tmp_path / 'eval'), '--data_dir',
-                      data_dir, '--run_once', '--num_examples', '30',
-                      '--batch_size', '10'])
-  assert re.search(r': precision @ 1 = [01]\.\d{3}$', proc.stdout, re.M)
+  evaluator = cluster.output('evaluator')
+  precisions = re.findall(r'^.*: precision @ 1 = ([01]\.\d{3})$', evaluator,
+                          re.M)
+  done = re.search(r'^Evaluator finished: (\d+) checkpoint\(s\) evaluated, '
+                   r'the last at global step (\d+); summaries in (.*)\.$',
+                   evaluator, re.M)
+  assert done, evaluator
+  assert int(done.group(1)) == len(precisions) >= 1
+  assert int(done.group(2)) == step
+  assert done.group(3) == os.path.join(cluster.train_dir, 'eval')
+  written = {}
+  for path in tf1.gfile.Glob(os.path.join(done.group(3), 'events.*')):
+    for event in tf1.train.summary_iterator(path):
+      for value in event.summary.value:
+        if value.tag == 'Precision @ 1':
+          written[event.step] = value.simple_value
+  assert max(written) == step
+  assert len(written) == len(precisions)
+  assert '%.3f' % written[step] == precisions[-1]
 
 
 def test_killed_worker_restarts_and_training_goes_on(make_cluster):
