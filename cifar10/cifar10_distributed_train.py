@@ -75,21 +75,17 @@ flags.DEFINE_string('ps_hosts', None,
                     'Comma-separated host:port of the parameter servers.')
 flags.DEFINE_string('worker_hosts', None,
                     'Comma-separated host:port of the workers.')
-flags.DEFINE_string('eval_dir', None,
-                    'Evaluator (TF_CONFIG task "evaluator") only: where the '
-                    'precision summaries go (default: eval in --train_dir).')
-flags.DEFINE_integer('eval_interval_secs', evaluation.EVAL_INTERVAL_SECS,
-                     'Evaluator only: at least this many seconds between two '
-                     'evaluations.', lower_bound=0)
 flags.DEFINE_boolean('sync_replicas', False,
                      'Average --replicas_to_aggregate workers\' gradients into '
                      'each update (by default each worker updates alone).')
 flags.DEFINE_integer('replicas_to_aggregate', 0,
                      'Gradients per update with --sync_replicas (0: one per '
                      'worker).', lower_bound=0)
-# --help lists the model's and the training session's flags too.
+# --help lists the model's and the training session's flags too, and the
+# evaluation's, which only an evaluator (TF_CONFIG task) reads.
 flags.adopt_module_key_flags(cifar10)
 flags.adopt_module_key_flags(cifar10_session)
+flags.adopt_module_key_flags(evaluation)
 
 POLL_SECS = 1.0  # How often to look for finished workers, or the chief.
 SYNC_STOP_GRACE_SECS = 5  # A closing chief's wait for its sync thread.
@@ -325,9 +321,8 @@ def _task(environ):
 
 def evaluate_checkpoints():
   """The evaluator: each new checkpoint of --train_dir, until --max_steps."""
-  eval_dir = FLAGS.eval_dir or os.path.join(FLAGS.train_dir, 'eval')
   results = evaluation.evaluate(
-      checkpoint_dir=FLAGS.train_dir, eval_dir=eval_dir,
+      checkpoint_dir=FLAGS.train_dir, eval_dir=FLAGS.eval_dir,
       data_dir=FLAGS.data_dir, batch_size=FLAGS.batch_size,
       pipeline=FLAGS.input_pipeline, run_once=False,
       eval_interval_secs=FLAGS.eval_interval_secs,
@@ -336,7 +331,7 @@ def evaluate_checkpoints():
       prog='cifar10_distributed_train')
   print('Evaluator finished: %d checkpoint(s) evaluated, the last at global '
         'step %d; summaries in %s.' % (len(results), results[-1][0],
-                                       eval_dir))
+                                       FLAGS.eval_dir))
 
 
 def main(argv):

@@ -42,29 +42,23 @@ from absl import flags
 import tensorflow as tf
 
 from cifar10 import cifar10
+from cifar10 import evaluation
 # The tutorial's functions, as the course calls them (cifar10_eval.evaluate,
 # ...): they live in the evaluation library, which the distributed
 # trainer's evaluator runs too.
 from cifar10.evaluation import checkpoint_step  # noqa: F401
 from cifar10.evaluation import CHECKPOINT_DIR
-from cifar10.evaluation import EVAL_DIR
-from cifar10.evaluation import EVAL_INTERVAL_SECS
 from cifar10.evaluation import eval_once  # noqa: F401
 from cifar10.evaluation import evaluate
 from cifar10.evaluation import NUM_EXAMPLES
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string('eval_dir', EVAL_DIR,
-                    'Directory where to write event logs.')
 flags.DEFINE_enum('eval_data', 'test', ['test', 'train_eval'],
                   "'test' (the 10,000 test images) or 'train_eval' (the "
                   'training images).')
 flags.DEFINE_string('checkpoint_dir', CHECKPOINT_DIR,
                     'Directory where to read model checkpoints.')
-flags.DEFINE_integer('eval_interval_secs', EVAL_INTERVAL_SECS,
-                     'At least this many seconds between two evaluations.',
-                     lower_bound=0)
 flags.DEFINE_integer('num_examples', NUM_EXAMPLES,
                      'Number of examples to run.', lower_bound=1)
 flags.DEFINE_boolean('run_once', False,
@@ -72,8 +66,10 @@ flags.DEFINE_boolean('run_once', False,
 flags.DEFINE_integer('timeout_secs', 0,
                      'Stop after waiting this long for a new checkpoint (0: '
                      'wait for ever, as the original did).', lower_bound=0)
-# --help lists the model's flags (--data_dir, --batch_size, ...) too.
+# --help lists the model's flags (--data_dir, --batch_size, ...) and the
+# evaluation's (--eval_dir, --eval_interval_secs) too.
 flags.adopt_module_key_flags(cifar10)
+flags.adopt_module_key_flags(evaluation)
 
 
 def main(argv):

@@ -15,6 +15,7 @@ import os
 import sys
 import time
 
+from absl import flags
 import numpy as np
 import tensorflow as tf
 
@@ -32,6 +33,15 @@ CHECKPOINT_DIR = cifar10_cli.tmp_dir('cifar10_train')  # --train_dir's.
 NUM_EXAMPLES = 10000  # The whole test set.
 EVAL_INTERVAL_SECS = 300  # At least this long between two evaluations.
 POLL_SECS = 1.0  # How often to look for a new checkpoint.
+
+
+# The two programs that evaluate (cifar10_eval, and cifar10_distributed_train
+# as an evaluator) take these; defined here once, as a flag can be.
+flags.DEFINE_string('eval_dir', EVAL_DIR,
+                    'Directory where to write event logs.')
+flags.DEFINE_integer('eval_interval_secs', EVAL_INTERVAL_SECS,
+                     'At least this many seconds between two evaluations.',
+                     lower_bound=0)
 
 
 def checkpoint_step(checkpoint_path):

@@ -89,12 +89,14 @@ class _Cluster(object):
     self.ports = _free_ports(sum(n for job, n in self.replicas.items()
                                  if job != 'evaluator'))
     self.train_dir = os.path.join(root, 'train')
+    self.eval_dir = os.path.join(root, 'eval')
     # Batch 16: the tests count steps, stops and ports, never learning, and
     # a step of 64 took four times the CPU (18 CPU-seconds more for this
     # file). The killed worker's restart still joined at global step 12 to
     # 26 of 60 in six runs: far from the end the test must come before.
     self.flags = ['--data_dir', data_dir, '--train_dir', self.train_dir,
-                  '--batch_size', '16', '--log_frequency', '5'] + list(args)
+                  '--eval_dir', self.eval_dir, '--batch_size', '16',
+                  '--log_frequency', '5'] + list(args)
     addresses = iter('127.0.0.1:%d' % port for port in self.ports)
     self.tf_cluster = {job: [next(addresses) for _ in range(n)]
                        for job, n in self.replicas.items()
@@ -448,9 +450,10 @@ def test_tfjob_manifest_is_what_the_training_operator_reads():
                                    'tutorials/archive/refs/heads/main.zip')
     # No cluster flags: each replica's role comes from its TF_CONFIG.
     assert not set(args) & {'--' + f for f in dist.CLUSTER_FLAGS}
-    assert args[args.index('--train_dir') + 1].startswith(
-        replica['template']['spec']['containers'][0]['volumeMounts'][0][
-            'mountPath'] + '/')
+    # The folders the chief and the evaluator share, on the shared volume.
+    shared = container['volumeMounts'][0]['mountPath'] + '/'
+    for flag in ('--train_dir', '--eval_dir'):
+      assert args[args.index(flag) + 1].startswith(shared), flag
 
 
 def test_tf_config_cluster_as_the_tfjob_starts_it(make_cluster, data_dir):
@@ -493,7 +496,7 @@ def test_tf_config_cluster_as_the_tfjob_starts_it(make_cluster, data_dir):
     assert [int(step) for _, step, _ in lines] == list(
         range(0, finished[int(name[1])][0], 5))
   # The chief's final checkpoint, evaluated by the evaluator, which then
-  # stopped; its summaries beside the training's, for TensorBoard.
+  # stopped; its summaries in --eval_dir, for TensorBoard.
   checkpoint = tf1.train.latest_checkpoint(cluster.train_dir)
   step = int(tf1.train.load_variable(checkpoint, 'global_step'))
   assert max_steps <= step <= sum(local)
@@ -506,7 +509,7 @@ def test_tf_config_cluster_as_the_tfjob_starts_it(make_cluster, data_dir):
   assert done, evaluator
   assert int(done.group(1)) == len(precisions) >= 1
   assert int(done.group(2)) == step
-  assert done.group(3) == os.path.join(cluster.train_dir, 'eval')
+  assert done.group(3) == cluster.eval_dir
   written = {}
   for path in tf1.gfile.Glob(os.path.join(done.group(3), 'events.*')):
     for event in tf1.train.summary_iterator(path):

@@ -274,12 +274,12 @@ def test_paths_in_commands_as_each_system_types_them(folder, windows, posix):
 
 
 def test_defaults_are_the_tmp_folders_of_this_system():
-  from cifar10 import cifar10, cifar10_cli, cifar10_eval, cifar10_session
+  from cifar10 import cifar10, cifar10_cli, cifar10_session, evaluation
   from mnist import mnist_deep, trained_models
   assert cifar10.DATA_DIR == cifar10_cli.tmp_dir('cifar10_data')
   assert cifar10_session.TRAIN_DIR == cifar10_cli.tmp_dir('cifar10_train')
-  assert cifar10_eval.CHECKPOINT_DIR == cifar10_session.TRAIN_DIR
-  assert cifar10_eval.EVAL_DIR == cifar10_cli.tmp_dir('cifar10_eval')
+  assert evaluation.CHECKPOINT_DIR == cifar10_session.TRAIN_DIR
+  assert evaluation.EVAL_DIR == cifar10_cli.tmp_dir('cifar10_eval')
   assert mnist_deep.DEFAULT_LOG_DIR == os.path.join(
       os.sep, 'tmp', 'tensorflow', 'mnist', 'logs', 'mnist_deep')
   assert trained_models.DEFAULT_DIRS['mnist_deep'] == (
