@@ -110,6 +110,8 @@ def _new_checkpoints(folder, min_interval_secs, timeout_secs=None):
       if named and named != last:
         break
       if timeout_secs and time.time() - waiting_since >= timeout_secs:
+        print('No new checkpoint in %s for %g s (--timeout_secs): done.' % (
+            folder, timeout_secs))
         return
       time.sleep(POLL_SECS)
     last, yielded_at = named, time.time()

@@ -129,16 +129,6 @@ def test_eval_counts_what_there_is(data_dir, trained, tmp_path, capsys):
       'Note: the data holds only 100 examples; evaluated all of them.') == 2
 
 
-def test_eval_waits_and_evaluates_each_new_checkpoint_once(data_dir, trained,
-                                                           tmp_path):
-  # Nothing new arrives: the one checkpoint there is evaluated once, then the
-  # wait times out.
-  results = cifar10_eval.evaluate(
-      trained, str(tmp_path), data_dir, num_examples=32, batch_size=32,
-      run_once=False, eval_interval_secs=0, timeout_secs=2)
-  assert [step for step, _ in results] == [12]
-
-
 def test_eval_rejects_another_model(trained, data_dir, tmp_path):
   with pytest.raises(ValueError, match='holds a cifar10 model, not --model '
                      'vgg16'):

@@ -326,18 +326,76 @@ def _break(data_dir, name, how):
 @pytest.mark.parametrize('how,message', [
     ('truncate', 'is not a whole number of 3073-byte records'),
     ('label', 'record 7 has label 12, outside 0..9')])
-def test_bad_data_file_is_a_one_line_error(tmp_path, how, message):
+def test_bad_data_file_is_a_one_line_error(trained, tmp_path, how, message):
   root = str(tmp_path / 'data')
   testdata.make_cifar10_dir(root, n=20)
   path = _break(root, 'data_batch_3.bin', how)
   proc = _train(root, str(tmp_path / 'train'), 5, check=False)
   last = _one_line_error(proc, 'cifar10_train: error: Bad CIFAR-10 file ')
   assert path in last and message in last
+  # The evaluator's own line: a good checkpoint (the module's run), a bad
+  # test file.
   path = _break(root, 'test_batch.bin', how)
-  proc = _eval(root, str(tmp_path / 'train'), str(tmp_path / 'eval'),
-               check=False)
-  last = _one_line_error(proc, 'cifar10_eval: error: ')
-  assert 'Bad CIFAR-10 file' in last or 'no checkpoint' in last
+  proc = _eval(root, trained[1], str(tmp_path / 'eval'), check=False)
+  last = _one_line_error(proc, 'cifar10_eval: error: Bad CIFAR-10 file ')
+  assert path in last and message in last
+  assert not PRECISION_LINE.search(proc.stdout)
+
+
+def _save_as_step(train_dir, step):
+  """Saves train_dir's latest checkpoint again as global step `step`, naming
+  it last in the state file, as a trainer's next checkpoint would be."""
+  import numpy as np
+  import tensorflow as tf
+  tf1 = tf.compat.v1
+  reader = tf1.train.load_checkpoint(tf1.train.latest_checkpoint(train_dir))
+  names = sorted(reader.get_variable_to_shape_map())
+  with tf.Graph().as_default():
+    saved = {name: tf1.Variable(
+        np.int64(step) if name == 'global_step' else reader.get_tensor(name),
+        name='v%d' % i) for i, name in enumerate(names)}
+    with tf1.Session() as sess:
+      sess.run(tf1.global_variables_initializer())
+      tf1.train.Saver(saved).save(sess, os.path.join(train_dir, 'model.ckpt'),
+                                  global_step=step)
+
+
+def test_eval_waits_and_evaluates_each_arriving_checkpoint_once(
+    data_dir, trained, tmp_path):
+  # The lab's way: cifar10_eval waits beside a trainer. Checkpoints 25 and
+  # 30 arrive while it waits, each once the one before has been evaluated
+  # (its precision line printed); then nothing comes and --timeout_secs
+  # ends it with its line.
+  train_dir = copy_of(trained[1], tmp_path)
+  eval_dir = str(tmp_path / 'eval')
+  log_path = str(tmp_path / 'eval.log')
+  args = _eval_args(data_dir, train_dir, eval_dir, '--eval_interval_secs',
+                    '0', '--timeout_secs', '8', '--num_examples', '100')
+  args.remove('--run_once')
+  with open(log_path, 'w') as log:
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'cifar10.cifar10_eval'] + args, cwd=REPO,
+        env=program_env(), stdout=log, stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL)
+  try:
+    for evaluated, step in enumerate((25, 30), 1):
+      deadline = time.time() + 300
+      while len(PRECISION_LINE.findall(open(log_path).read())) < evaluated:
+        assert proc.poll() is None and time.time() < deadline, open(
+            log_path).read()
+        time.sleep(0.1)
+      _save_as_step(train_dir, step)
+    assert proc.wait(timeout=300) == 0
+  finally:
+    proc.kill()
+  out = open(log_path).read()
+  assert len(PRECISION_LINE.findall(out)) == 3, out
+  assert out.rstrip().endswith(
+      '\nNo new checkpoint in %s for 8 s (--timeout_secs): done.' % train_dir)
+  # Each checkpoint once, in the order they came.
+  assert [event.step for event in _events(eval_dir).Scalars(
+      'Precision @ 1')] == [20, 25, 30]
+  assert 'Traceback' not in out
 
 
 def test_unwritable_train_dir(data_dir, tmp_path):
