@@ -89,6 +89,20 @@ TENSORFLOW_IMPORT_NOTICES = re.compile(
     rb'are written to STDERR$|I\d{4} [\d:.]+ +\d+ \S+:\d+\] ')
 
 
+# A test sends a signal at a moment the program announces (TensorFlow
+# starting to load), read from the file this variable names, instead of
+# after a sleep that guesses how long the start takes.
+MOMENTS_FILE_ENV = 'TF_TUTORIALS_MOMENTS'
+
+
+def announce(moment):
+  """Appends moment to the file MOMENTS_FILE_ENV names, if it is set."""
+  path = os.environ.get(MOMENTS_FILE_ENV)
+  if path:
+    with open(path, 'a', encoding='utf-8') as f:
+      f.write(moment + '\n')
+
+
 class Stopped(KeyboardInterrupt):
   """Ctrl-C or SIGTERM arrived while a program ran outside its training loop.
 
@@ -299,6 +313,7 @@ class _QuickTensorFlowImport(importlib.abc.MetaPathFinder):
     load = spec.loader.exec_module
 
     def exec_module(module):
+      announce('tensorflow loading')
       self._loading = True
       collecting = gc.isenabled()
       gc.disable()

@@ -122,6 +122,33 @@ def run_program(args, cwd=REPO, timeout=600, env=None, check=True):
   return proc
 
 
+# The file a program started with moments_env() announces its moments in
+# (cifar10_cli.announce): 'tensorflow loading' as TensorFlow starts to load.
+MOMENTS_FILE_ENV = 'TF_TUTORIALS_MOMENTS'
+
+
+def moments_env(tmp_path):
+  """(extra environment, file): a program run with it announces moments."""
+  path = os.path.join(str(tmp_path), 'moments.txt')
+  return {MOMENTS_FILE_ENV: path}, path
+
+
+def wait_for_moment(path, moment, proc, timeout=120):
+  """Returns once the program has announced moment in path; fails if it
+  ends first or never does."""
+  deadline = time.time() + timeout
+  while time.time() < deadline:
+    if os.path.exists(path):
+      with open(path, encoding='utf-8') as f:
+        if moment in f.read().splitlines():
+          return
+    if proc.poll() is not None:
+      pytest.fail('the program ended (%s) before %r' % (proc.returncode,
+                                                        moment))
+    time.sleep(0.005)
+  pytest.fail('no %r within %d s' % (moment, timeout))
+
+
 def send_signal(proc, signum):
   """Sends a signal to a program; returns whether its handlers were in place.
 

@@ -23,6 +23,7 @@ from cifar10 import train_folder
 from conftest import REPO, SIGNAL_INSIDE_TF_ERROR, program_env, run_program
 from conftest import build_once, copy_of
 from conftest import check_interpreter_start, send_signal
+from conftest import moments_env, wait_for_moment
 import testdata
 
 tf1 = tf.compat.v1
@@ -46,10 +47,11 @@ def _args(data_dir, train_dir, steps, *extra):
           '--input_pipeline', 'dataset'] + list(extra)
 
 
-def _start(args):
+def _start(args, env=None):
   return subprocess.Popen([sys.executable] + args, cwd=REPO,
-                          env=program_env(), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
+                          env=program_env(**(env or {})),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True)
 
 
 def _wait_for_step(proc, at_least=1):
@@ -113,7 +115,12 @@ def test_kill_9_leaves_no_lock_behind(data_dir, tmp_path):
   first = _start(_args(data_dir, train_dir, 100000,
                        '--save_checkpoint_secs', '1'))
   _wait_for_step(first, 5)
-  time.sleep(1.5)  # At least one checkpoint after the first one.
+  # At least one checkpoint after the first one (step 0), as its state file
+  # names it.
+  deadline = time.time() + 120
+  while _step_or_none(train_dir) in (None, 0) and time.time() < deadline:
+    time.sleep(0.05)
+  assert _step_or_none(train_dir) not in (None, 0)
   first.kill()
   first.communicate(timeout=60)
   step = _step(train_dir)
@@ -128,9 +135,12 @@ def test_kill_9_of_a_second_trainer_starting_harms_nothing(data_dir,
   train_dir = str(tmp_path / 'train')
   first = _start(_args(data_dir, train_dir, 60))
   _wait_for_step(first)
-  for delay in (0.3, 3.0):  # While Python, then TensorFlow, load.
-    second = _start(_args(data_dir, train_dir, 60))
-    time.sleep(delay)
+  # As Python starts, then as TensorFlow starts to load (as announced).
+  for moment in (None, 'tensorflow loading'):
+    env, moments = moments_env(tmp_path)
+    second = _start(_args(data_dir, train_dir, 60), env=env)
+    if moment:
+      wait_for_moment(moments, moment, second)
     second.kill()
     second.communicate(timeout=60)
   out, err = first.communicate(timeout=300)
@@ -284,9 +294,13 @@ EXPECTED_ENDS = (
     re.compile(r'^cifar10_train: stopped by (SIGINT|SIGTERM)\.$'))
 
 
-def test_signals_at_random_moments_lose_nothing(data_dir, tmp_path):
-  """Ctrl-C or SIGTERM anywhere from start-up to the end of training."""
-  rng = random.Random(1234)
+def test_signals_at_random_moments_lose_nothing(data_dir, tmp_path, request):
+  """Ctrl-C or SIGTERM anywhere from start-up to the end of training.
+
+  The moments come from the test's name (the same each run) and are printed
+  as they are hit, with what each reached: a failure shows which.
+  """
+  rng = random.Random(request.node.name)
   train_dir = str(tmp_path / 'train')
   max_steps = 40
   started = time.time()
@@ -298,10 +312,13 @@ def test_signals_at_random_moments_lose_nothing(data_dir, tmp_path):
     proc = _start(_args(data_dir, train_dir, max_steps,
                         '--save_checkpoint_secs', '1'))
     # From the interpreter's start to after the end of training (`whole`).
-    time.sleep(rng.uniform(0.0, whole))
+    moment = rng.uniform(0.0, whole)
+    time.sleep(moment)
     ours = send_signal(proc, signum)
     out, err = proc.communicate(timeout=300)
     name = signal.Signals(signum).name
+    print('%s at %.2f s of a %.1f s run (exit %d)' % (name, moment, whole,
+                                                     proc.returncode))
     if not ours and proc.returncode in (-signum, 1):
       # Before the interpreter ran a line of ours (its first tens of
       # milliseconds) the system's default applies, or Python's for SIGINT:
@@ -329,7 +346,8 @@ def test_signals_at_random_moments_lose_nothing(data_dir, tmp_path):
   proc = run_program(_args(data_dir, train_dir, max_steps))
   assert _step(train_dir) == max_steps
   assert 'Traceback' not in proc.stderr
-  assert outcomes  # (which moments were hit is random)
+  print('reached: %s' % ', '.join(outcomes))
+  assert len(outcomes) == 8
 
 
 def _listing(folder):

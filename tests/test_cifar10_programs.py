@@ -15,7 +15,8 @@ import time
 import pytest
 from tensorboard.backend.event_processing import event_accumulator
 
-from conftest import REPO, copy_of, program_env, run_program
+from conftest import moments_env, REPO, copy_of, program_env, run_program
+from conftest import wait_for_moment
 import testdata
 
 LOG_LINE = re.compile(
@@ -261,12 +262,14 @@ def test_signal_while_tensorflow_loads(program, flags, name, data_dir,
   # missing checkpoint or folder, or drawn, and said so otherwise.
   out = str(tmp_path / 'out')
   where = {'OUT': out, 'DATA': data_dir, 'NONE': str(tmp_path / 'none')}
+  env, moments = moments_env(tmp_path)
   proc = subprocess.Popen(
       [sys.executable, '-m', 'cifar10.' + program] +
-      [where.get(flag, flag) for flag in flags], cwd=REPO, env=program_env(),
-      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-      stderr=subprocess.PIPE, text=True)
-  time.sleep(1.0)  # Python is up; TensorFlow takes seconds more to load.
+      [where.get(flag, flag) for flag in flags], cwd=REPO,
+      env=program_env(**env), stdin=subprocess.DEVNULL,
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  # As TensorFlow starts to load (which then takes seconds), as announced.
+  wait_for_moment(moments, 'tensorflow loading', proc)
   proc.send_signal(signal.Signals[name])
   stdout, stderr = proc.communicate(timeout=120)
   assert proc.returncode == 128 + signal.Signals[name], stderr
@@ -430,6 +433,24 @@ def test_real_data_short_run(shared_data, tmp_path):
   train_dir = str(tmp_path / 'train')
   _train(data_dir, train_dir, 10, '--batch_size', '32')
   proc = _eval(data_dir, train_dir, str(tmp_path / 'eval'),
-               '--num_examples', '1000', '--batch_size', '128')
-  assert PRECISION_LINE.search(proc.stdout)
+               '--num_examples', '1000', '--batch_size', '1000')
+  precision, = PRECISION_LINE.findall(proc.stdout)
   assert 'Note: the data holds only' not in proc.stdout
+  # The precision printed is that of the checkpoint's own predictions on
+  # the first 1,000 test images (the same batch, so the same arithmetic),
+  # their labels read from the file as bytes.
+  import numpy as np
+  import tensorflow as tf
+  from cifar10 import cifar10
+  tf1 = tf.compat.v1
+  with tf.Graph().as_default():
+    images, _ = cifar10.inputs(True, data_dir, 1000, 'dataset')
+    logits = cifar10.inference(images)
+    saver = tf1.train.Saver(cifar10.variable_averages().variables_to_restore())
+    with tf1.Session() as sess:
+      saver.restore(sess, tf1.train.latest_checkpoint(train_dir))
+      predicted = np.argmax(sess.run(logits), axis=1)
+  with open(os.path.join(data_dir, 'cifar-10-batches-bin', 'test_batch.bin'),
+            'rb') as f:
+    labels = np.frombuffer(f.read(), np.uint8).reshape(10000, 3073)[:1000, 0]
+  assert precision == '%.3f' % np.mean(predicted == labels)

@@ -18,6 +18,7 @@ import time
 import pytest
 import tensorflow as tf
 from conftest import REPO, check_interpreter_start, run_program
+from conftest import moments_env, wait_for_moment
 from test_handwriting_pad import fc_log_dir  # noqa: F401 (a fixture)
 from test_mnist_training import CHECKPOINTS
 from test_mnist_training import data_dir  # noqa: F401 (a fixture)
@@ -93,8 +94,10 @@ def test_signal_while_tensorflow_loads(program, args, cwd, name,
     flags = ['--model', 'fully_connected_feed', '--log_dir', log_dir]
   else:
     flags = program_args(program, data_dir, log_dir, 100000)
-  run = Running(args + flags, cwd=cwd)
-  time.sleep(1.0)  # Python is up; TensorFlow takes seconds more to load.
+  env, moments = moments_env(tmp_path)
+  run = Running(args + flags, cwd=cwd, env=env)
+  # As TensorFlow starts to load (which then takes seconds), as announced.
+  wait_for_moment(moments, 'tensorflow loading', run.proc)
   run.send(signal.Signals[name])
   status = run.finish()
   assert status == 128 + signal.Signals[name], run.stderr
@@ -181,11 +184,13 @@ def _outcome(run, program, name, log_dir, ours):
 
 
 @pytest.mark.parametrize('program', PROGRAMS)
-def test_signals_at_random_moments(program, data_dir, fc_log_dir, tmp_path):  # noqa: F811
+def test_signals_at_random_moments(program, data_dir, fc_log_dir, tmp_path,  # noqa: F811
+                                   request):
   # A run without a signal gives the length of a run; then one signal in
-  # each third of it, at a random moment, SIGINT or SIGTERM.
-  seed = random.randrange(1 << 30)
-  rng = random.Random(seed)
+  # each third of it, at a random moment, SIGINT or SIGTERM. The moments
+  # come from the test's name (the same each run, printed as they are hit:
+  # a failure shows which).
+  rng = random.Random(request.node.name)
 
   def start(log_dir):
     if program == 'handwriting_pad':
@@ -213,7 +218,9 @@ def test_signals_at_random_moments(program, data_dir, fc_log_dir, tmp_path):  # 
     time.sleep(max(0.0, delay - (time.time() - run.started)))
     ours = run.send(signal.Signals[name])
     run.finish()
+    print('%s: %s at %.2f s of a %.1f s run' % (program, name, delay, length))
     where = _outcome(run, program, name, log_dir, ours)
+    print('  reached: %s' % where)
     reached.append('%s at %.2f s: %s' % (name, delay, where))
     if program in CHECKPOINTS and os.path.isdir(log_dir):
       # Nothing lost: whatever checkpoint is there restores.
@@ -221,5 +228,4 @@ def test_signals_at_random_moments(program, data_dir, fc_log_dir, tmp_path):  # 
       assert (checkpoint is not None) == (where in ('training', 'end'))
       if checkpoint:
         restore_checkpoint(checkpoint)
-  print('%s (seed %d, a run %.1f s): %s' % (program, seed, length,
-                                             '; '.join(reached)))
+  print('%s (a run %.1f s): %s' % (program, length, '; '.join(reached)))

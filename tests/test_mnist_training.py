@@ -89,9 +89,9 @@ input_data.DataSet.next_batch = marked
 class Running(object):
   """A program started as a subprocess, its lines read as they come."""
 
-  def __init__(self, args, cwd=REPO):
+  def __init__(self, args, cwd=REPO, env=None):
     self.proc = subprocess.Popen(
-        [sys.executable] + list(args), cwd=cwd, env=program_env(),
+        [sys.executable] + list(args), cwd=cwd, env=program_env(**(env or {})),
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
     self.started = time.time()
