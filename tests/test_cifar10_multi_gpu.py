@@ -17,6 +17,7 @@ import tensorflow as tf
 import testdata
 from cifar10 import cifar10
 from cifar10 import cifar10_multi_gpu_train as multi
+from cifar10 import cifar10_session
 from cifar10 import cifar10_train
 from conftest import program_env
 from conftest import REPO
@@ -197,6 +198,28 @@ def _events(folder):
   return tags
 
 
+def test_logged_rate_is_examples_over_the_time(monkeypatch, capsys):
+  # LoggerHook with a clock the test sets: steps of 8 examples (two towers
+  # of 4) ending 0.25 s, then 0.5 s and 1.0 s apart; a line every 2 steps.
+  now = [10.0]
+  monkeypatch.setattr(cifar10_session.time, 'time', lambda: now[0])
+  with tf.Graph().as_default():
+    tf1.train.get_or_create_global_step()
+    hook = cifar10_session.LoggerHook(tf.constant(2.5), 8, log_frequency=2)
+    hook.begin()
+    with tf1.Session() as sess:
+      sess.run(tf1.global_variables_initializer())
+      hook.after_create_session(sess, None)
+      for now[0] in (10.25, 10.75, 11.75):
+        hook.after_run(None, tf1.train.SessionRunValues(
+            results=[2.5, 0], options=None, run_metadata=None))
+  lines = capsys.readouterr().out.splitlines()
+  # Step 0: 8 examples in 0.25 s; step 2: 16 examples in 1.5 s (the two
+  # steps since the last line).
+  assert [LOG_LINE.match(line).groups() for line in lines] == [
+      ('0', '2.50', '32.0', '0.250'), ('2', '2.50', '10.7', '0.750')]
+
+
 def test_two_towers_on_logical_cpus_train_then_eval(tmp_path, data_dir):
   train_dir, eval_dir = str(tmp_path / 'train'), str(tmp_path / 'eval')
   proc = run_program([
@@ -210,12 +233,12 @@ def test_two_towers_on_logical_cpus_train_then_eval(tmp_path, data_dir):
   assert [int(step) for step, _, _, _ in lines] == [0, 2, 4]
   for _, loss, examples_per_sec, sec_per_batch in lines[1:]:
     assert 0 < float(loss) < 20
-    # Examples over both towers: 8 per step, not 4. Both numbers are printed
-    # rounded (%.1f and %.3f), so check that 8 lies within the product's
-    # rounding interval rather than at a fixed relative tolerance: a step of
-    # 0.010 s is already 5% off once rounded.
+    # Examples over both towers: 8 per step, not 4 (LoggerHook's arithmetic
+    # is checked exactly in test_logged_rate_is_examples_over_the_time).
+    # Both numbers are printed rounded (%.1f and %.3f), so 8 must lie within
+    # the product's rounding interval: a step of 0.010 s is already 5% off
+    # once rounded.
     rate, secs = float(examples_per_sec), float(sec_per_batch)
-    assert secs >= 0.002  # else the interval would admit 4 as well
     assert (rate - 0.05) * (secs - 0.0005) <= 8 <= (rate + 0.05) * (
         secs + 0.0005)
   # Each tower's convolution ran on its own logical CPU device.

@@ -395,7 +395,15 @@ def test_deep_train_checkpoints_every_n_steps_and_at_the_end(data_sets,
   assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == [
       'model.ckpt-3', 'model.ckpt-6', 'model.ckpt-7']
   assert checkpoint == os.path.join(str(tmp_path), 'model.ckpt-7')
-  assert 0.0 <= accuracy <= 1.0
+  # The accuracy returned is that of the last checkpoint's predictions.
+  with tf.Graph().as_default():
+    x = tf.compat.v1.placeholder(tf.float32, [None, 784])
+    logits, _ = mnist_deep.deepnn(x)
+    with tf.compat.v1.Session() as sess:
+      tf.compat.v1.train.Saver().restore(sess, checkpoint)
+      predicted = sess.run(logits, {x: data_sets.test.images})
+  assert accuracy == pytest.approx(np.mean(
+      np.argmax(predicted, 1) == data_sets.test.labels))
   assert re.fullmatch(r'step 0, training accuracy %s\n' % ACCURACY,
                       capsys.readouterr().out)
 
