@@ -16,7 +16,7 @@ import pytest
 from tensorboard.backend.event_processing import event_accumulator
 
 from conftest import moments_env, REPO, copy_of, program_env, run_program
-from conftest import wait_for_moment
+from conftest import skip_unless_required, wait_for_moment
 import testdata
 
 LOG_LINE = re.compile(
@@ -177,7 +177,8 @@ def test_learning_far_above_chance(data_dir, tmp_path):
 def _console_script(name):
   path = os.path.join(os.path.dirname(sys.executable), name)
   if not os.path.exists(path):
-    pytest.skip('console script %s not installed (pip install -e .)' % name)
+    skip_unless_required('console script %s not installed (pip install -e '
+                         '.)' % name)
   return path
 
 

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import import_or_skip, REPO, skip_unless_required
 from test_handwriting_pad import _serving
 
 from mnist import trained_models
@@ -35,11 +35,11 @@ CHUNK = 100  # Digits per WebDriver call.
 def browser(tmp_path):
   for path in (CHROMIUM, CHROMEDRIVER):
     if not os.access(path, os.X_OK):
-      pytest.skip('%s is missing: apt-get install chromium chromium-driver'
-                  % path)
-  webdriver = pytest.importorskip(
-      'selenium.webdriver', reason='selenium is missing: pip install '
-      "selenium (in the project's test extra)")
+      skip_unless_required('%s is missing: apt-get install chromium '
+                           'chromium-driver' % path)
+  webdriver = import_or_skip(
+      'selenium.webdriver', 'selenium is missing: pip install selenium (in '
+      "the project's test extra)")
   options = webdriver.ChromeOptions()
   options.binary_location = CHROMIUM
   for arg in ('--headless=new', '--no-sandbox', '--disable-gpu',

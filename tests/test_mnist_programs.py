@@ -14,7 +14,7 @@ import types
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import REPO, run_program
+from conftest import REPO, run_program, skip_unless_required
 
 import testdata
 from mnist import input_data, mnist_deep, mnist_softmax, mnist_softmax_xla
@@ -126,7 +126,7 @@ def test_softmax_starts_all_four_ways(way, data_dir):
   else:
     script = os.path.join(os.path.dirname(sys.executable), 'mnist_softmax')
     if not os.path.exists(script):
-      pytest.skip('console script not installed (pip install -e .)')
+      skip_unless_required('console script not installed (pip install -e .)')
     command = [script]
   proc = run_program(command + args, cwd=cwd)
   assert softmax_lines(data_dir, proc.stdout) > 0.9

@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from conftest import import_or_skip, REPO, REQUIRE_ALL_ENV
+from conftest import skip_unless_required
 
 WORKFLOW = os.path.join(REPO, '.github', 'workflows', 'tests.yml')
 
@@ -19,8 +20,8 @@ def _check_jsonschema():
   path = shutil.which('check-jsonschema',
                       path=os.path.dirname(sys.executable))
   if path is None:
-    pytest.skip("check-jsonschema is missing: pip install check-jsonschema "
-                "(in the project's test extra)")
+    skip_unless_required("check-jsonschema is missing: pip install "
+                         "check-jsonschema (in the project's test extra)")
   return path
 
 
@@ -31,8 +32,8 @@ def _validate(path):
 
 
 def _workflow():
-  yaml = pytest.importorskip('ruamel.yaml', reason='ruamel.yaml comes with '
-                             'check-jsonschema (the test extra)')
+  yaml = import_or_skip('ruamel.yaml', 'ruamel.yaml comes with '
+                        'check-jsonschema (the test extra)')
   with open(WORKFLOW, encoding='utf-8') as f:
     return yaml.YAML(typ='safe').load(f)
 
@@ -69,3 +70,20 @@ def test_it_runs_the_readme_commands_where_it_says():
   assert set(matrix['os']) == {'windows-2022', 'macos-14', 'ubuntu-24.04'}
   assert matrix['python'] == pythons
   assert jobs['suite']['strategy']['matrix']['python'] == pythons
+
+
+def test_what_is_missing_skips_here_and_fails_under_ci_run(monkeypatch):
+  # A forge's runners have no Chromium or data: those tests skip there.
+  monkeypatch.delenv(REQUIRE_ALL_ENV, raising=False)
+  with pytest.raises(pytest.skip.Exception, match='^chromium is missing$'):
+    skip_unless_required('chromium is missing')
+  with pytest.raises(pytest.skip.Exception, match='^no such module$'):
+    import_or_skip('no_such_module_here', 'no such module')
+  # .ci/run asks for every test: there the same is a failure.
+  with open(os.path.join(REPO, '.ci', 'run'), encoding='utf-8') as f:
+    assert re.search(r'^export %s=1$' % REQUIRE_ALL_ENV, f.read(), re.M)
+  monkeypatch.setenv(REQUIRE_ALL_ENV, '1')
+  with pytest.raises(pytest.fail.Exception, match=re.escape(
+      'chromium is missing (TF_TUTORIALS_REQUIRE_ALL is set: this test must '
+      'run here)')):
+    skip_unless_required('chromium is missing')
