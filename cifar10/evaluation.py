@@ -8,6 +8,9 @@ imports another: its flags would become the other's).
  evaluate(checkpoint_dir, eval_dir, ...)  # -> [(global step, precision)]
  eval_once(sess, saver, checkpoint_path, top_k_op, summary_op, ...)
  checkpoint_step(checkpoint_path)         # the global step saved in it
+
+It defines the two flags both programs take, --eval_dir and
+--eval_interval_secs (a flag can be defined once per process).
 """
 
 from datetime import datetime
