@@ -58,6 +58,18 @@ def _check_hosts(hosts, field, indexed=False):
     raise ValueError('%s lists an address twice' % field)
 
 
+def _shared_address(jobs):
+  """(address, job, later job) for the first address two jobs both list,
+  in sorted order of jobs and addresses; None if there is none."""
+  seen = {}
+  for job, hosts in sorted(jobs.items()):
+    for host in sorted(hosts):
+      if host in seen:
+        return host, seen[host], job
+      seen[host] = job
+  return None
+
+
 def cluster_spec(ps_hosts, worker_hosts):
   """The cluster from the flags: one "ps" and one "worker" job.
 
@@ -78,9 +90,10 @@ def cluster_spec(ps_hosts, worker_hosts):
     if not jobs[job]:
       raise ValueError('%s is required: comma-separated host:port' % flag)
     _check_hosts(jobs[job], flag)
-  both = sorted(set(jobs['ps']) & set(jobs['worker']))
-  if both:
-    raise ValueError('%s is both a parameter server and a worker' % both[0])
+  shared = _shared_address(jobs)
+  if shared:
+    raise ValueError('%s is both a parameter server and a worker' %
+                     shared[0])
   return tf1.train.ClusterSpec(jobs)
 
 
@@ -182,13 +195,10 @@ def from_tf_config(text):
     raise ValueError('TF_CONFIG cluster.ps: missing: this trainer keeps its '
                      'variables on parameter servers; list at least one')
   training = {'ps': jobs['ps'], 'worker': workers}
-  seen = {}
-  for name, hosts in sorted(jobs.items()):
-    for host in hosts:
-      if host in seen:
-        raise ValueError('TF_CONFIG cluster.%s: %s is also in cluster.%s' % (
-            name, host, seen[host]))
-      seen[host] = name
+  shared = _shared_address(jobs)
+  if shared:
+    raise ValueError('TF_CONFIG cluster.%s: %s is also in cluster.%s' % (
+        shared[2], shared[0], shared[1]))
   if job == 'ps':
     ours = 'ps', index
   elif job == 'worker':
