@@ -282,6 +282,20 @@ def build_once(shared_dir, name, build):
   return folder
 
 
+def save_checkpoint(values, folder, step):
+  """Saves {variable name: value} as folder/model.ckpt-<step>, the state
+  file naming it last, as a trainer would; returns its path."""
+  import tensorflow as tf
+  tf1 = tf.compat.v1
+  with tf.Graph().as_default():
+    saved = {name: tf1.Variable(value, name='v%d' % i)
+             for i, (name, value) in enumerate(sorted(values.items()))}
+    with tf1.Session() as sess:
+      sess.run(tf1.global_variables_initializer())
+      return tf1.train.Saver(saved).save(
+          sess, os.path.join(folder, 'model.ckpt'), global_step=step)
+
+
 def copy_of(folder, tmp_path, name='copy'):
   """A copy of a folder built once, for a test that changes it.
 

@@ -14,6 +14,7 @@ from cifar10 import cifar10_eval
 from cifar10 import cifar10_input
 from cifar10 import cifar10_train
 from cifar10 import evaluation
+from conftest import save_checkpoint
 import testdata
 
 tf1 = tf.compat.v1
@@ -170,13 +171,7 @@ def test_diverged_weights_stop_with_one_clear_error(data_dir, trained,
   values = _checkpoint_values(tf1.train.latest_checkpoint(trained))
   values['local3/weights/ExponentialMovingAverage'][:] = value
   folder = str(tmp_path / ('diverged_%s' % value))
-  with tf.Graph().as_default():
-    saved = {name: tf1.Variable(value, name='v%d' % i)
-             for i, (name, value) in enumerate(sorted(values.items()))}
-    with tf1.Session() as sess:
-      sess.run(tf1.global_variables_initializer())
-      path = tf1.train.Saver(saved).save(sess, folder + '/model.ckpt',
-                                         global_step=12)
+  path = save_checkpoint(values, folder, 12)
   with pytest.raises(ValueError) as raised:
     cifar10_eval.evaluate(folder, str(tmp_path / 'eval'), data_dir,
                           batch_size=16)

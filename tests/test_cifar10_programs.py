@@ -16,7 +16,8 @@ import pytest
 from tensorboard.backend.event_processing import event_accumulator
 
 from conftest import moments_env, REPO, copy_of, program_env, run_program
-from conftest import skip_unless_required, wait_for_moment
+from conftest import save_checkpoint, skip_unless_required
+from conftest import wait_for_moment
 import testdata
 
 LOG_LINE = re.compile(
@@ -353,15 +354,10 @@ def _save_as_step(train_dir, step):
   import tensorflow as tf
   tf1 = tf.compat.v1
   reader = tf1.train.load_checkpoint(tf1.train.latest_checkpoint(train_dir))
-  names = sorted(reader.get_variable_to_shape_map())
-  with tf.Graph().as_default():
-    saved = {name: tf1.Variable(
-        np.int64(step) if name == 'global_step' else reader.get_tensor(name),
-        name='v%d' % i) for i, name in enumerate(names)}
-    with tf1.Session() as sess:
-      sess.run(tf1.global_variables_initializer())
-      tf1.train.Saver(saved).save(sess, os.path.join(train_dir, 'model.ckpt'),
-                                  global_step=step)
+  values = {name: reader.get_tensor(name)
+            for name in reader.get_variable_to_shape_map()}
+  values['global_step'] = np.int64(step)
+  save_checkpoint(values, train_dir, step)
 
 
 def test_eval_waits_and_evaluates_each_arriving_checkpoint_once(
