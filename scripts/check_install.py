@@ -99,7 +99,7 @@ def check(cifar10_data, mnist_data, work_dir):
   venv_dir = os.path.join(work_dir, 'venv')
   setup_env.make_venv(venv_dir)
   python = setup_env.venv_python(venv_dir)
-  env = dict(os.environ, VIRTUAL_ENV=venv_dir, TF_CPP_MIN_LOG_LEVEL='2')
+  env = setup_env.program_environ(work_dir, 'venv')
   env.pop('PYTHONPATH', None)  # Nothing of the checkout may leak in.
   _run([python, '-m', 'pip', 'install', '--quiet',
         '--disable-pip-version-check', '%s[%s]' % (wheel, EXTRAS)],
