@@ -305,7 +305,11 @@ CLUSTER_FLAGS = ('job_name', 'task_index', 'ps_hosts', 'worker_hosts')
 def _task(environ):
   """This process's role: from the flags if any is given, else TF_CONFIG."""
   tf_config = environ.get('TF_CONFIG', '').strip()
-  if tf_config and not any(FLAGS[name].present for name in CLUSTER_FLAGS):
+  # Given on the command line, or assigned in a notebook (FLAGS.ps_hosts =
+  # ...), which leaves `present` unset.
+  given = any(FLAGS[name].present or FLAGS[name].value != FLAGS[name].default
+              for name in CLUSTER_FLAGS)
+  if tf_config and not given:
     task = cluster_config.from_tf_config(tf_config)
     print('%s; this process is %s %d%s.' % (
         task.origin, task.job, task.index,

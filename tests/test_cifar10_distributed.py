@@ -361,6 +361,33 @@ def test_worker_graph_placement_and_variable_names(data_dir, sync_replicas):
     assert names == sorted(v.op.name for v in tf1.global_variables())
 
 
+def test_flags_assigned_in_a_notebook_win_over_tf_config(capsys):
+  # A kernel's habit: flags assigned on FLAGS, never on a command line.
+  from absl import flags
+  from absl.testing import flagsaver
+  tf_config = json.dumps({'cluster': TF_CLUSTER,
+                          'task': {'type': 'chief', 'index': 0}})
+  # As a kernel's FLAGS are (cifar10_cli.notebook_flags); unparsed after,
+  # as every other test expects them.
+  assert not flags.FLAGS.is_parsed()
+  flags.FLAGS.mark_as_parsed()
+  try:
+    with flagsaver.flagsaver():
+      flags.FLAGS.job_name = 'ps'
+      flags.FLAGS.ps_hosts = '127.0.0.1:1'
+      flags.FLAGS.worker_hosts = '127.0.0.1:2'
+      task = dist._task({'TF_CONFIG': tf_config})
+      assert (task.job, task.index, task.origin) == ('ps', 0, '')
+      assert capsys.readouterr().out == (
+          'cifar10_distributed_train: note: TF_CONFIG is set, but the flags '
+          'give the cluster: TF_CONFIG is ignored.\n')
+    with flagsaver.flagsaver():  # None given: TF_CONFIG says.
+      task = dist._task({'TF_CONFIG': tf_config})
+      assert (task.job, task.index) == ('worker', 0)
+  finally:
+    flags.FLAGS.unparse_flags()
+
+
 def test_bad_flags_and_busy_port_give_one_line_errors(data_dir):
   proc = run_program([PROG, '--ps_hosts', '127.0.0.1:1', '--worker_hosts',
                       '127.0.0.1:2'], check=False)
